@@ -1,0 +1,64 @@
+# nri — make help lists the targets.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+export HYDRA_FULL_ERROR ?= 1
+export PYTHONUNBUFFERED := 1
+# Torch is pinned here (not in pyproject) so that this machine takes its local CPU wheel; GPU users
+# install their own torch build first and then `pip install -e .`.
+TORCH_PIN ?= torch==2.13.0
+DATA ?= data
+PROFILE ?= quick
+
+.DEFAULT_GOAL := help
+.PHONY: help install test test-fast lint data quickstart train sweep bench bench-data tensorboard clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "$(TORCH_PIN)"
+	$(PIP) install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed ## create .venv and install nri with its dev tools
+
+quickstart: install ## small springs job end to end: generate, train, print the test edge accuracy
+	$(PY) -m nri.generate dataset=springs dataset.num_train=5000 dataset.num_valid=1000 dataset.num_test=1000 paths.data_dir=$(DATA)/quickstart
+	$(PY) -m nri.train experiment=quickstart paths.data_dir=$(DATA)/quickstart
+
+test: install ## the whole test suite (slow tests included; what CI runs)
+	$(PY) -m pytest -q
+
+test-fast: install ## tests without the slow ones (the edit loop)
+	$(PY) -m pytest -q -m "not slow"
+
+lint: install ## ruff
+	$(VENV)/bin/ruff check nri tests scripts
+
+data: install ## the paper's springs5, charged5 and kuramoto5 sets (50k/10k/10k each)
+	$(PY) -m nri.generate dataset=springs
+	$(PY) -m nri.generate dataset=charged
+	$(PY) -m nri.generate dataset=kuramoto
+
+train: install ## train with the defaults (add ARGS="encoder=cnn decoder=rnn ...")
+	$(PY) -m nri.train $(ARGS)
+
+sweep: install ## an example Hydra multirun sweep (experiment=sweep_example)
+	$(PY) -m nri.train -m experiment=sweep_example $(ARGS)
+
+bench: install ## training throughput (samples/s) and peak memory per encoder/decoder
+	$(PY) scripts/bench_train.py $(ARGS)
+
+bench-data: install ## data generation speed and memory
+	$(PY) scripts/bench_data.py $(ARGS)
+
+tensorboard: install ## serve the TensorBoard logs of all runs
+	$(VENV)/bin/tensorboard --logdir outputs --bind_all
+
+clean: ## remove outputs and caches (keeps data/ and .venv)
+	rm -rf outputs multirun lightning_logs .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,73 @@
+"""Turn a composed config into a datamodule, a module and a trainer (shared by the entry points)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import hydra
+import pytorch_lightning as pl
+from omegaconf import DictConfig, OmegaConf
+
+from nri.data.datamodule import NRIDataModule
+from nri.models.module import NRIModule
+
+
+def plain(cfg: Any) -> Any:
+    """A config node as plain dicts/lists/values (what checkpoints can store safely)."""
+    if isinstance(cfg, DictConfig) or OmegaConf.is_config(cfg):
+        return OmegaConf.to_container(cfg, resolve=True)
+    return cfg
+
+
+def build_datamodule(cfg: DictConfig) -> NRIDataModule:
+    return hydra.utils.instantiate(cfg.datamodule, _convert_="all")
+
+
+def build_module(cfg: DictConfig, normalization: dict[str, Any] | None) -> NRIModule:
+    module = NRIModule(
+        dataset=plain(cfg.dataset), model=plain(cfg.model),
+        encoder=plain(cfg.get("encoder")), decoder=plain(cfg.get("decoder")),
+        normalization=normalization,
+    )
+    if cfg.get("compile"):
+        import torch
+
+        if module.encoder is not None:
+            module.encoder = torch.compile(module.encoder)
+        if module.decoder is not None:
+            module.decoder = torch.compile(module.decoder)
+    return module
+
+
+def build_trainer(cfg: DictConfig, **overrides: Any) -> pl.Trainer:
+    callbacks = [hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values()
+                 if c is not None and "_target_" in c]
+    loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values()
+               if c is not None and "_target_" in c]
+    kwargs: dict[str, Any] = {"callbacks": callbacks, "logger": loggers or False}
+    kwargs.update(overrides)
+    return hydra.utils.instantiate(cfg.trainer, **kwargs)
+
+
+def finite(results: dict[str, Any]) -> dict[str, Any]:
+    """Drop NaN entries and turn tensors into numbers, for JSON."""
+    out = {}
+    for k, v in results.items():
+        if hasattr(v, "item") and getattr(v, "numel", lambda: 2)() == 1:
+            v = v.item()
+        if isinstance(v, float) and math.isnan(v):
+            continue
+        out[k] = v
+    return out
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Atomically write ``payload`` as pretty JSON."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, path)

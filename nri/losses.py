@@ -1,0 +1,62 @@
+"""The ELBO's terms, normalised as the reference does: summed, then divided by B * N."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def gaussian_nll(preds: torch.Tensor, target: torch.Tensor, variance: float,
+                 add_const: bool = False) -> torch.Tensor:
+    """Negative log-likelihood of ``target`` under N(preds, variance), per sample and object.
+
+    Shapes:
+        preds, target: [B, N, T, D] -> scalar
+    """
+    nll = (preds - target).pow(2).sum() / (2 * variance)
+    if add_const:
+        nll = nll + 0.5 * math.log(2 * math.pi * variance) * target.numel()
+    return nll / (target.shape[0] * target.shape[1])
+
+
+def kl_categorical(probs: torch.Tensor, log_prior: torch.Tensor | None, num_atoms: int,
+                   eps: float = 1e-16) -> torch.Tensor:
+    """KL(q || prior) of the edge-type posterior, summed over edges, per sample and object.
+
+    With ``log_prior=None`` the prior is uniform, and a uniform posterior has KL exactly 0.
+
+    Shapes:
+        probs: [B, E, K]; log_prior: [K] or None -> scalar
+    """
+    k = probs.shape[-1]
+    if log_prior is None:
+        log_prior = probs.new_full((k,), -math.log(k))
+    kl = (probs * (torch.log(probs + eps) - log_prior)).sum()
+    return kl / (probs.shape[0] * num_atoms)
+
+
+def make_log_prior(edge_types: int, prior: list[float] | None = None,
+                   no_edge_prob: float | None = None) -> torch.Tensor | None:
+    """The log prior over edge types: uniform (None), explicit probabilities, or sparse.
+
+    ``no_edge_prob=p`` puts p on type 0 and spreads 1 - p evenly over the other K - 1 types, for
+    any K (the reference's sparsity prior only existed for K = 4).
+
+    Shapes:
+        returns [K] or None
+    """
+    if prior is not None and no_edge_prob is not None:
+        raise ValueError("give either model.prior or model.no_edge_prob, not both")
+    if prior is not None:
+        p = torch.tensor(prior, dtype=torch.float32)
+        if p.numel() != edge_types or (p <= 0).any() or abs(float(p.sum()) - 1) > 1e-4:
+            raise ValueError(
+                f"model.prior must be {edge_types} positive probabilities summing to 1, got {prior}")
+        return p.log()
+    if no_edge_prob is not None:
+        if not 0 < no_edge_prob < 1:
+            raise ValueError(f"model.no_edge_prob must be in (0, 1), got {no_edge_prob}")
+        rest = (1 - no_edge_prob) / (edge_types - 1)
+        return torch.tensor([no_edge_prob] + [rest] * (edge_types - 1)).log()
+    return None

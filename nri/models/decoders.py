@@ -1,0 +1,152 @@
+"""Decoders: the next state of every object, given the current states and the edge types.
+
+Every decoder has the same call: ``decoder(x, edges, pred_steps, burn_in_steps=None)`` with
+x [B, N, T, D] and edges [B, E, K] (soft or hard samples), returning predictions of frames
+1..T-1, i.e. [B, N, T-1, D]. Ground truth is re-fed every ``pred_steps`` frames, or, when
+``burn_in_steps`` is given, for the first ``burn_in_steps + 1`` inputs and never after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from nri.models.graph import edge2node, edge_index, node2edge
+from nri.models.messages import TypedMessages
+
+GraphFn = Callable[[int, torch.Tensor], torch.Tensor]
+
+
+def markov_rollout(step: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                   pred_steps: int) -> torch.Tensor:
+    """Roll a one-step model forward from every ``pred_steps``-th ground-truth frame.
+
+    Shapes:
+        x: [B, N, T, D]; step: [B, N, S, D] -> [B, N, S, D] -> predictions [B, N, T-1, D]
+    """
+    b, n, t, d = x.shape
+    state = x[:, :, 0::pred_steps]  # [B, N, S, D] start points, S = ceil(T / M)
+    preds = []
+    for _ in range(pred_steps):
+        state = step(state)
+        preds.append(state)
+    out = torch.stack(preds, dim=3)  # [B, N, S, M, D]: start s, step m predicts frame s*M + m + 1
+    return out.reshape(b, n, -1, d)[:, :, : t - 1]
+
+
+class MLPDecoder(nn.Module):
+    """Markovian GNN decoder: typed edge messages, summed at the receiver, residual update.
+
+    Shapes:
+        x: [B, N, T, D]; edges: [B, E, K] -> [B, N, T-1, D]
+    """
+
+    def __init__(self, dims: int, edge_types: int, hidden: int, dropout: float = 0.0,
+                 skip_first: bool = False, msg_hidden: int | None = None):
+        super().__init__()
+        msg_hidden = msg_hidden or hidden
+        self.skip_first = skip_first
+        self.messages = TypedMessages(2 * dims, msg_hidden, msg_hidden,
+                                      edge_types - int(skip_first), "relu", dropout)
+        self.out = nn.Sequential(
+            nn.Linear(dims + msg_hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(hidden, dims),
+        )
+
+    def single_step(self, x: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+        """Shapes: x [B, N, S, D]; edges [B, E, K] -> [B, N, S, D]"""
+        n = x.shape[1]
+        senders, receivers = edge_index(n, x.device)
+        weights = edges[..., int(self.skip_first):]
+        msg = self.messages(node2edge(x, senders, receivers), weights)  # [B, E, S, H]
+        agg = edge2node(msg, receivers, n)  # [B, N, S, H], summed
+        return x + self.out(torch.cat([x, agg], dim=-1))
+
+    def forward(self, x: torch.Tensor, edges: torch.Tensor, pred_steps: int = 1,
+                burn_in_steps: int | None = None) -> torch.Tensor:
+        if burn_in_steps is not None:
+            # Markovian: from the last ground-truth input the roll-out is a plain multi-step one.
+            raise ValueError("the MLP decoder uses pred_steps, not burn_in_steps")
+        return markov_rollout(lambda s: self.single_step(s, edges), x, pred_steps)
+
+
+class RNNDecoder(nn.Module):
+    """Non-Markovian GNN decoder: messages between GRU hidden states (the reference's RNNDecoder).
+
+    Aggregated messages are divided by D, the feature count, as the reference does; it is a
+    constant scale the network absorbs.
+
+    Shapes:
+        x: [B, N, T, D]; edges: [B, E, K] -> [B, N, T-1, D]
+    """
+
+    def __init__(self, dims: int, edge_types: int, hidden: int, dropout: float = 0.0,
+                 skip_first: bool = False):
+        super().__init__()
+        self.skip_first = skip_first
+        self.hidden = hidden
+        self.dims = dims
+        num_msg_types = edge_types - int(skip_first)
+        self.messages = TypedMessages(2 * hidden, hidden, hidden, num_msg_types, "tanh", dropout)
+        self.msg_norm = float(num_msg_types)
+        self.hidden_r = nn.Linear(hidden, hidden, bias=False)
+        self.hidden_i = nn.Linear(hidden, hidden, bias=False)
+        self.hidden_h = nn.Linear(hidden, hidden, bias=False)
+        self.input_r = nn.Linear(dims, hidden)
+        self.input_i = nn.Linear(dims, hidden)
+        self.input_n = nn.Linear(dims, hidden)
+        self.out = nn.Sequential(
+            nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(hidden, dims),
+        )
+
+    def init_hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """Shapes: x [B, N, T, D] -> hidden [B, N, H] (zeros)"""
+        return x.new_zeros(x.shape[0], x.shape[1], self.hidden)
+
+    def step(self, ins: torch.Tensor, hidden: torch.Tensor, edges: torch.Tensor
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One GRU-style step.
+
+        Shapes:
+            ins: [B, N, D]; hidden: [B, N, H]; edges: [B, E, K] -> (pred [B, N, D], hidden [B, N, H])
+        """
+        n = ins.shape[1]
+        senders, receivers = edge_index(n, ins.device)
+        weights = edges[..., int(self.skip_first):]
+        msg = self.messages(node2edge(hidden, senders, receivers), weights) / self.msg_norm
+        agg = edge2node(msg, receivers, n) / self.dims  # [B, N, H]
+        r = torch.sigmoid(self.input_r(ins) + self.hidden_r(agg))
+        i = torch.sigmoid(self.input_i(ins) + self.hidden_i(agg))
+        cand = torch.tanh(self.input_n(ins) + r * self.hidden_h(agg))
+        hidden = (1 - i) * cand + i * hidden
+        return ins + self.out(hidden), hidden
+
+    def forward(self, x: torch.Tensor, edges: torch.Tensor, pred_steps: int = 1,
+                burn_in_steps: int | None = None, graph_fn: GraphFn | None = None) -> torch.Tensor:
+        """Run over the whole sequence.
+
+        ``graph_fn(step, history)`` (optional) returns new edges [B, E, K] before each step after
+        the burn-in, given the inputs fed so far (history [B, N, step, D]): the dynamic graph.
+        """
+        t = x.shape[2]
+        hidden = self.init_hidden(x)
+        preds: list[torch.Tensor] = []
+        inputs: list[torch.Tensor] = []
+        for s in range(t - 1):
+            if burn_in_steps is not None:
+                use_truth = s <= burn_in_steps
+            else:
+                use_truth = s % pred_steps == 0
+            ins = x[:, :, s] if use_truth else preds[-1]
+            inputs.append(ins)
+            if graph_fn is not None and burn_in_steps is not None and s > burn_in_steps:
+                edges = graph_fn(s, torch.stack(inputs[:-1], dim=2))
+            pred, hidden = self.step(ins, hidden, edges)
+            preds.append(pred)
+        return torch.stack(preds, dim=2)  # [B, N, T-1, D]

@@ -1,0 +1,88 @@
+"""Encoders: trajectories of N objects -> logits over K edge types for every directed edge."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nri.models.graph import edge2node, edge_index, node2edge
+from nri.models.layers import MLP, TemporalCNN
+
+
+class MLPEncoder(nn.Module):
+    """The reference's MLP encoder (node MLP, edge MLP, optional factor-graph pass).
+
+    The whole trajectory of an object is flattened into one vector, so the encoder must always see
+    exactly ``timesteps`` frames.
+
+    Shapes:
+        x: [B, N, T, D] with T == timesteps -> logits [B, E, K], E = N(N-1)
+    """
+
+    def __init__(self, timesteps: int, dims: int, hidden: int, edge_types: int,
+                 dropout: float = 0.0, factor: bool = True):
+        super().__init__()
+        self.timesteps = timesteps
+        self.factor = factor
+        self.mlp1 = MLP(timesteps * dims, hidden, hidden, dropout)
+        self.mlp2 = MLP(2 * hidden, hidden, hidden, dropout)
+        self.mlp3 = MLP(hidden, hidden, hidden, dropout)
+        self.mlp4 = MLP((3 if factor else 2) * hidden, hidden, hidden, dropout)
+        self.fc_out = nn.Linear(hidden, edge_types)
+        nn.init.xavier_normal_(self.fc_out.weight)
+        nn.init.constant_(self.fc_out.bias, 0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, t, d = x.shape
+        if t != self.timesteps:
+            raise ValueError(
+                f"the MLP encoder was built for {self.timesteps} time steps but got {t}; "
+                "use encoder=cnn for variable-length inputs")
+        senders, receivers = edge_index(n, x.device)
+        h = self.mlp1(x.reshape(b, n, t * d))  # [B, N, T, D] -> [B, N, H]
+        h = self.mlp2(node2edge(h, senders, receivers))  # [B, E, 2H] -> [B, E, H]
+        skip = h
+        if self.factor:
+            h = self.mlp3(edge2node(h, receivers, n) / n)  # [B, N, H]; reference divides by N
+            h = node2edge(h, senders, receivers)  # [B, E, 2H]
+        else:
+            h = self.mlp3(h)  # [B, E, H]
+        h = self.mlp4(torch.cat([h, skip], dim=-1))  # [B, E, 3H or 2H] -> [B, E, H]
+        return self.fc_out(h)
+
+
+class CNNEncoder(nn.Module):
+    """The reference's CNN encoder: a temporal CNN over each edge's pair of trajectories.
+
+    Shapes:
+        x: [B, N, T, D] with T >= 14 -> logits [B, E, K]
+    """
+
+    def __init__(self, dims: int, hidden: int, edge_types: int, dropout: float = 0.0,
+                 factor: bool = True):
+        super().__init__()
+        self.factor = factor
+        self.cnn = TemporalCNN(2 * dims, hidden, hidden, dropout)
+        self.mlp1 = MLP(hidden, hidden, hidden, dropout)
+        if factor:
+            self.mlp2 = MLP(hidden, hidden, hidden, dropout)
+            self.mlp3 = MLP(3 * hidden, hidden, hidden, dropout)
+        self.fc_out = nn.Linear(hidden, edge_types)
+        nn.init.xavier_normal_(self.fc_out.weight)
+        nn.init.constant_(self.fc_out.bias, 0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, t, d = x.shape
+        senders, receivers = edge_index(n, x.device)
+        pairs = node2edge(x, senders, receivers)  # [B, E, T, 2D]
+        e = pairs.shape[1]
+        pairs = pairs.reshape(b * e, t, 2 * d).transpose(1, 2)  # -> [B*E, 2D, T]
+        h = self.cnn(pairs).reshape(b, e, -1)  # [B, E, H]
+        h = self.mlp1(h)
+        if not self.factor:
+            return self.fc_out(h)
+        skip = h
+        h = self.mlp2(edge2node(h, receivers, n) / n)  # [B, N, H]
+        h = node2edge(h, senders, receivers)  # [B, E, 2H]
+        h = self.mlp3(torch.cat([h, skip], dim=-1))  # [B, E, 3H] -> [B, E, H]
+        return self.fc_out(h)

@@ -1,0 +1,32 @@
+import torch
+
+from nri.models.graph import adjacency_to_edges, edge2node, edge_index, edges_to_adjacency, node2edge
+
+
+def test_edge_order_is_row_major_off_diagonal():
+    senders, receivers = edge_index(3)
+    assert receivers.tolist() == [0, 0, 1, 1, 2, 2]
+    assert senders.tolist() == [1, 2, 0, 2, 0, 1]
+
+
+def test_node2edge_puts_sender_first():
+    x = torch.arange(3.0).reshape(1, 3, 1)
+    s, r = edge_index(3)
+    e = node2edge(x, s, r)
+    assert e.shape == (1, 6, 2)
+    assert e[0, 0].tolist() == [1.0, 0.0]  # edge 0: sender 1 -> receiver 0
+
+
+def test_edge2node_sums_incoming_edges_at_the_receiver():
+    s, r = edge_index(3)
+    edges = torch.ones(2, 6, 4)
+    nodes = edge2node(edges, r, 3)
+    assert torch.equal(nodes, torch.full((2, 3, 4), 2.0))
+
+
+def test_adjacency_round_trip():
+    adj = torch.rand(2, 4, 4)
+    adj = adj * (1 - torch.eye(4))
+    vals = adjacency_to_edges(adj)
+    assert vals.shape == (2, 12)
+    assert torch.equal(edges_to_adjacency(vals, 4), adj)
