@@ -21,6 +21,10 @@ log = logging.getLogger("nri.train")
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Fit, test, and write ``metrics.json`` into the run directory; returns the metrics."""
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    if cfg.get("threads"):
+        import torch
+
+        torch.set_num_threads(int(cfg.threads))
     out_dir = Path(cfg.paths.output_dir)
     datamodule = build_datamodule(cfg)
     datamodule.setup("fit")

@@ -40,8 +40,13 @@ class TypedMessages(nn.Module):
 
     def forward(self, pre_msg: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         lead = pre_msg.shape[:-1]
-        h = self.act(self.fc1(pre_msg)).reshape(*lead, self.num_types, self.hidden)
+        h = self.act(self.fc1(pre_msg))  # [..., K*H]
         h = F.dropout(h, self.dropout, training=self.training)
-        h = self.act(torch.einsum("...kh,kho->...ko", h, self.w2) + self.b2)  # [..., K, F_out]
+        # weights [B, E, K] -> [B, E, 1, ..., 1, K] to broadcast over the extra dims of pre_msg
         w = weights.reshape(weights.shape[:2] + (1,) * (pre_msg.dim() - 3) + weights.shape[2:])
-        return (h * w.unsqueeze(-1)).sum(dim=-2)  # weight by z_k and sum over types
+        if self.num_types == 1:  # e.g. K = 2 with skip_first: a plain MLP, no type axis
+            return self.act(torch.addmm(self.b2[0], h.reshape(-1, self.hidden), self.w2[0])
+                            ).reshape(*lead, -1) * w
+        h = h.reshape(*lead, self.num_types, self.hidden)
+        h = self.act(torch.einsum("...kh,kho->...ko", h, self.w2) + self.b2)  # [..., K, F_out]
+        return torch.einsum("...ko,...k->...o", h, w.expand(*lead, self.num_types))

@@ -53,6 +53,7 @@ class NRIModule(pl.LightningModule):
             "skip_first": self.skip_first,
             "normalization": normalization,
             "dataset_name": self.ds.get("name"),
+            "dataset": self.ds,
         }
         needs_encoder = self.graph == "learned"
         needs_decoder = self.objective != "supervised"
@@ -88,6 +89,16 @@ class NRIModule(pl.LightningModule):
         Shapes: logits [B, E, K] -> [B, E, K]
         """
         return F.gumbel_softmax(logits, tau=self.tau, hard=hard, dim=-1)
+
+    def eval_edges(self, logits: torch.Tensor) -> torch.Tensor:
+        """Edges used in validation and test: the most likely type (``eval_sample: argmax``, the
+        default, deterministic) or a hard Gumbel sample as the reference drew (``gumbel``).
+
+        Shapes: logits [B, E, K] -> one-hot [B, E, K]
+        """
+        if self.cfg.get("eval_sample", "argmax") == "gumbel":
+            return self.sample_edges(logits, hard=True)
+        return F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
 
     def given_edges(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
         """Edges for the graph-given variants: the true graph, or every edge of type 1.
@@ -171,7 +182,8 @@ class NRIModule(pl.LightningModule):
             frames = x[:, :, max(step - window, 0): step] if source == "truth" else history[:, :, -window:]
             if frames.shape[2] < window:  # too early for a full window: keep the encoder's input size
                 frames = x[:, :, :window]
-            return self.sample_edges(self.encode(frames), hard=hard)
+            logits = self.encode(frames)
+            return self.sample_edges(logits, hard=hard) if self.training else self.eval_edges(logits)
 
         return fn
 
@@ -227,7 +239,7 @@ class NRIModule(pl.LightningModule):
             log["val/ce"] = ce
             log["val/loss"] = ce
         else:
-            edges = self.sample_edges(logits, hard=True) if logits is not None else self.given_edges(batch)
+            edges = self.eval_edges(logits) if logits is not None else self.given_edges(batch)
             preds = self._decode(x, edges, 1)
             nll = losses.gaussian_nll(preds, x[:, :, 1:], float(self.cfg.get("var", 5e-5)))
             log["val/nll"] = nll
@@ -272,7 +284,7 @@ class NRIModule(pl.LightningModule):
                 self._edge_stats(logits, batch["edges"])
         if self.decoder is None:
             return
-        edges = self.sample_edges(logits, hard=True) if logits is not None else self.given_edges(batch)
+        edges = self.eval_edges(logits) if logits is not None else self.given_edges(batch)
         dyn = self.cfg.get("dynamic_graph") or {}
         graph_fn = self._graph_fn(x) if (dyn.get("test") and logits is not None and self.recurrent) else None
         preds = self.forecast(x, edges, burn_in, horizon, graph_fn)

@@ -1,0 +1,57 @@
+"""Evaluate a checkpoint: ``python -m nri.eval ckpt_path=outputs/.../checkpoints/best.ckpt``.
+
+The checkpoint carries the dataset description, the model settings and the normalisation
+constants, so the same test protocol runs on the same data without the training config.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig
+
+from nri.build import finite, write_json
+from nri.data.datamodule import DatasetError, NRIDataModule
+from nri.models.module import NRIModule
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    ckpt = Path(cfg.ckpt_path)
+    if not ckpt.exists():
+        raise DatasetError(f"checkpoint {ckpt} does not exist")
+    module = NRIModule.load_from_checkpoint(ckpt, map_location="cpu")
+    hp = module.hparams
+    datamodule = NRIDataModule(dict(hp["dataset"]), cfg.data_dir, batch_size=int(cfg.batch_size),
+                               shuffle=False, normalization=hp.get("normalization"))
+    trainer = hydra.utils.instantiate(cfg.trainer)
+    if cfg.split == "valid":
+        trainer.validate(module, datamodule=datamodule, verbose=False)
+        results = dict(trainer.callback_metrics)
+    elif cfg.split == "test":
+        trainer.test(module, datamodule=datamodule, verbose=False)
+        results = {**trainer.callback_metrics, **getattr(module, "test_results", {})}
+    else:
+        raise ValueError(f"split must be test or valid, got {cfg.split!r}")
+    results = finite(dict(results))
+    out = Path(cfg.paths.output_dir) / "metrics.json"
+    write_json(out, {"metrics": results, "ckpt_path": str(ckpt), "split": cfg.split})
+    for k, v in sorted(results.items()):
+        if not isinstance(v, list):
+            print(f"[nri] {k} = {v:.6g}")
+    return results
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
+def main(cfg: DictConfig) -> None:
+    try:
+        evaluate(cfg)
+    except DatasetError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""Training throughput (samples/s) and peak memory of NRI, per encoder/decoder pair.
+
+    python scripts/bench_train.py                      # CPU, batch 128, hidden 256, springs5
+    python scripts/bench_train.py --device cuda --compile --precision bf16-mixed --data-on-device
+
+Each pair runs in its own process so that its peak RSS is its own. The figure is measured over
+full Lightning training steps (data loading, forward, backward, optimiser) after a warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PAIRS = ["mlp/mlp", "cnn/mlp", "mlp/rnn"]
+
+
+def make_data(directory: Path, num_train: int) -> None:
+    from nri.data.generate_dataset import write_dataset
+
+    write_dataset("springs", directory, num_atoms=5, num_train=num_train, num_valid=128, num_test=128,
+                  length=5000, length_test=10000, sample_freq=100, seed=0)
+
+
+def run_one(args: argparse.Namespace) -> dict:
+    import pytorch_lightning as pl
+    import torch
+
+    from nri.data.datamodule import NRIDataModule
+    from nri.models.module import NRIModule
+
+    torch.manual_seed(0)
+    enc, dec = args.one.split("/")
+    dataset = {"name": "springs", "num_atoms": 5, "suffix": "_springs5", "format": "locvel", "dims": 4,
+               "edge_types": 2, "has_edges": True, "train_steps": 49, "test_burn_in": 49,
+               "test_horizon": 20}
+    dm = NRIDataModule(dataset, args.data_dir, batch_size=args.batch_size, shuffle=True,
+                       data_on_device=args.data_on_device)
+    dm.load()
+    model = {"skip_first": args.skip_first, "prediction_steps": 10}
+    module = NRIModule(dataset, model, {"name": enc, "hidden": args.hidden},
+                       {"name": dec, "hidden": args.hidden}, dm.normalization)
+    if args.compile:
+        module.encoder = torch.compile(module.encoder)
+        module.decoder = torch.compile(module.decoder)
+
+    class Clock(pl.Callback):
+        def __init__(self):
+            self.start = None
+            self.samples = 0
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            if trainer.global_step == args.warmup:
+                if args.device == "cuda":
+                    torch.cuda.synchronize()
+                self.start = time.perf_counter()
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if self.start is not None:
+                self.samples += batch["x"].shape[0]
+
+    clock = Clock()
+    trainer = pl.Trainer(accelerator="gpu" if args.device == "cuda" else "cpu", devices=1,
+                         precision=args.precision, max_steps=args.warmup + args.steps,
+                         limit_val_batches=0, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, callbacks=[clock])
+    trainer.fit(module, datamodule=dm)
+    if args.device == "cuda":
+        torch.cuda.synchronize()
+    elapsed = time.perf_counter() - clock.start
+    rate = clock.samples / elapsed
+    out = {"pair": args.one, "samples_per_s": rate, "epoch_50k_s": 50000 / rate,
+           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if args.device == "cuda":
+        out["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--pairs", nargs="+", default=PAIRS, help="encoder/decoder pairs")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--steps", type=int, default=20, help="timed steps after the warm-up")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--num-train", type=int, default=2000)
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--precision", default="32-true")
+    p.add_argument("--compile", action="store_true")
+    p.add_argument("--data-on-device", action="store_true")
+    p.add_argument("--skip-first", action="store_true", help="reference default is off")
+    p.add_argument("--data-dir", default=None, help="existing springs5 data (else a temp set is made)")
+    p.add_argument("--json", default=None, help="also write the results here")
+    p.add_argument("--one", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args)))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.data_dir is None:
+            args.data_dir = tmp
+            make_data(Path(tmp), args.num_train)
+        results = []
+        for pair in args.pairs:
+            cmd = [sys.executable, __file__, "--one", pair, "--data-dir", str(args.data_dir)]
+            for flag in ("batch_size", "hidden", "steps", "warmup", "device", "precision"):
+                cmd += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+            cmd += [f for f, on in (("--compile", args.compile), ("--data-on-device", args.data_on_device),
+                                    ("--skip-first", args.skip_first)) if on]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                print(proc.stderr[-3000:], file=sys.stderr)
+                raise SystemExit(f"benchmark of {pair} failed")
+            results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    import torch
+
+    machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    if args.device == "cuda":
+        machine = torch.cuda.get_device_name(0)
+    print(f"# nri training throughput: batch {args.batch_size}, hidden {args.hidden}, springs5, "
+          f"{args.device} ({machine}), precision {args.precision}, compile {args.compile}")
+    print("| encoder/decoder | samples/s | 50k-sim epoch (s) | peak RSS (MB) |" +
+          (" peak GPU (MB) |" if args.device == "cuda" else ""))
+    print("|---|---|---|---|" + ("---|" if args.device == "cuda" else ""))
+    for r in results:
+        line = f"| {r['pair']} | {r['samples_per_s']:.0f} | {r['epoch_50k_s']:.1f} | {r['peak_rss_mb']:.0f} |"
+        if args.device == "cuda":
+            line += f" {r['peak_gpu_mb']:.0f} |"
+        print(line)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

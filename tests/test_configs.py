@@ -1,0 +1,68 @@
+"""Every option of every config group composes, and its parts instantiate."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import hydra
+import pytest
+from hydra.core.global_hydra import GlobalHydra
+
+from hydra_utils import CONF, compose_cfg
+from nri.build import build_module, build_trainer
+
+GROUPS = ["dataset", "encoder", "decoder", "model", "trainer", "logger", "callbacks", "datamodule", "debug"]
+NORM = {"kind": "locvel", "loc_min": -1.0, "loc_max": 1.0, "vel_min": -1.0, "vel_max": 1.0}
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (Path(CONF) / group).glob("*.yaml"))
+
+
+@pytest.fixture(autouse=True)
+def _clear_hydra():
+    yield
+    GlobalHydra.instance().clear()
+
+
+CASES = [(g, o) for g in GROUPS for o in options(g)]
+
+
+@pytest.mark.parametrize(("group", "option"), CASES, ids=[f"{g}={o}" for g, o in CASES])
+def test_option_composes_and_instantiates(group, option, tmp_path):
+    overrides = [f"{group}={option}", f"paths.data_dir={tmp_path}"]
+    if group == "model" and option in ("forecast",):
+        overrides.append("decoder=lstm_single")
+    cfg = compose_cfg("train", overrides, tmp_path)
+    if group == "trainer" and cfg.trainer.get("accelerator") == "gpu":
+        pytest.skip("GPU trainer configs are instantiated only where a GPU exists (tests marked gpu)")
+    if group == "trainer" and cfg.trainer.get("strategy") == "ddp":
+        cfg.trainer.accelerator = "cpu"
+    datamodule = hydra.utils.instantiate(cfg.datamodule, _convert_="all")
+    assert datamodule.ds["name"] == cfg.dataset.name
+    module = build_module(cfg, NORM)
+    assert module.graph in ("learned", "true", "full", "none")
+    trainer = build_trainer(cfg)
+    assert trainer is not None
+
+
+@pytest.mark.parametrize("option", options("experiment"))
+def test_experiment_composes(option, tmp_path):
+    cfg = compose_cfg("train", [f"experiment={option}", f"paths.data_dir={tmp_path}"], tmp_path)
+    build_module(cfg, NORM)
+
+
+def test_eval_and_generate_configs_compose(tmp_path):
+    cfg = compose_cfg("eval", ["ckpt_path=x.ckpt"], tmp_path)
+    assert cfg.split == "test"
+    for name in options("dataset"):
+        gen = compose_cfg("generate", [f"dataset={name}"], tmp_path)
+        assert gen.dataset.name == name
+
+
+@pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is None,
+                    reason="the optional [optuna] extra is not installed")
+def test_optuna_search_composes(tmp_path):
+    cfg = compose_cfg("train", ["hparams_search=optuna", f"paths.data_dir={tmp_path}"], tmp_path)
+    assert "optuna" in cfg.hydra.sweeper._target_.lower()

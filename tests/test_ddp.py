@@ -1,0 +1,24 @@
+"""Distributed training with two CPU processes (gloo), through the real command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from hydra_utils import TINY_OVERRIDES
+
+
+@pytest.mark.slow
+def test_ddp_with_two_cpu_processes(tiny_springs, tmp_path):
+    cmd = [sys.executable, "-m", "nri.train", "trainer=ddp", "trainer.accelerator=cpu",
+           "trainer.devices=2", f"paths.data_dir={tiny_springs}", f"hydra.run.dir={tmp_path}",
+           *TINY_OVERRIDES, "trainer.max_epochs=2", "logger=csv"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())["metrics"]
+    assert 0 <= metrics["test/edge_acc"] <= 1
+    # 64 training samples, batch 16, 2 processes: 2 steps per epoch each
+    assert metrics["global_step"] == 4
