@@ -1,0 +1,222 @@
+"""LightningDataModule over the .npy datasets that nri.generate (and the real-data preparers) write.
+
+Two on-disk formats, both in the reference layout:
+
+- ``locvel``: ``loc_{split}{suffix}.npy`` and ``vel_…`` [S, T, d, N]; loc and vel are each scaled to
+  [-1, 1] with the scalar min/max of the training split (the reference's normalisation).
+- ``feat``: ``feat_{split}{suffix}.npy`` [S, N, T, D]; each feature dimension is scaled to [-1, 1]
+  with its own training min/max.
+
+Edge labels ``edges_{split}{suffix}.npy`` [S, N, N] are optional; their off-diagonal entries, read
+row-major (receiver = row), become [S, E] integer labels, mapped from {-1, 1} to {0, 1} when
+negative values occur (the charged simulation).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from nri.data.normalization import apply_normalization, fit_normalization
+
+SPLITS = ("train", "valid", "test")
+
+
+class DatasetError(ValueError):
+    """A dataset on disk is missing or does not have the expected content."""
+
+
+class TensorBatches(Dataset):
+    """Samples held as tensors; ``__getitems__`` lets the DataLoader slice a whole batch at once.
+
+    Shapes: x [S, N, T, D]; edges [S, E] or None
+    """
+
+    def __init__(self, x: torch.Tensor, edges: torch.Tensor | None):
+        self.x = x
+        self.edges = edges
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return self.__getitems__([i])
+
+    def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        idx = torch.as_tensor(indices, device=self.x.device)
+        out = {"x": self.x[idx]}
+        if self.edges is not None:
+            out["edges"] = self.edges[idx]
+        return out
+
+    def to(self, device: torch.device) -> TensorBatches:
+        return TensorBatches(self.x.to(device), None if self.edges is None else self.edges.to(device))
+
+
+def _batch_collate(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return batch
+
+
+def generate_hint(dataset: dict[str, Any]) -> str:
+    name = dataset.get("name", "springs")
+    if name in ("motion", "sports"):
+        return f"python -m nri.generate dataset={name}"
+    return f"python -m nri.generate dataset={name} dataset.num_atoms={dataset.get('num_atoms')}"
+
+
+def _load(path: Path, dataset: dict[str, Any]) -> np.ndarray:
+    if not path.exists():
+        raise DatasetError(f"missing data file {path}; make the dataset with `{generate_hint(dataset)}` "
+                           f"(add paths.data_dir={path.parent} if it lives elsewhere)")
+    try:
+        return np.load(path, allow_pickle=False)
+    except Exception as err:  # corrupt or truncated file
+        raise DatasetError(f"cannot read {path}: {err}") from err
+
+
+def edge_labels(adj: np.ndarray) -> np.ndarray:
+    """Off-diagonal entries in edge order, as int64 labels.
+
+    Shapes: adj [S, N, N] -> [S, N(N-1)]
+    """
+    n = adj.shape[-1]
+    off_diag = ~np.eye(n, dtype=bool)
+    flat = adj[:, off_diag]  # row-major: receiver i, sender j
+    if flat.size and flat.min() < 0:
+        flat = (flat + 1) / 2
+    return np.rint(flat).astype(np.int64)
+
+
+def read_split(data_dir: Path, split: str, dataset: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read one split as unscaled features and edges, checking shapes and values.
+
+    Shapes: -> features [S, N, T, D] (float32), edges [S, N, N] or None
+    """
+    suffix = dataset["suffix"]
+    fmt = dataset.get("format", "locvel")
+    n_expected = int(dataset["num_atoms"])
+    if fmt == "locvel":
+        loc_path = data_dir / f"loc_{split}{suffix}.npy"
+        vel_path = data_dir / f"vel_{split}{suffix}.npy"
+        loc, vel = _load(loc_path, dataset), _load(vel_path, dataset)
+        for arr, path in ((loc, loc_path), (vel, vel_path)):
+            if arr.ndim != 4:
+                raise DatasetError(f"{path} has shape {arr.shape}; expected [S, T, d, N] (4 dims)")
+        if loc.shape != vel.shape:
+            raise DatasetError(f"{loc_path} has shape {loc.shape} but {vel_path} has {vel.shape}; "
+                               "they must match")
+        if loc.shape[-1] != n_expected:
+            raise DatasetError(f"{loc_path} has {loc.shape[-1]} objects (shape {loc.shape}, [S, T, d, N]) "
+                               f"but dataset.num_atoms={n_expected}")
+        feats = np.concatenate([loc, vel], axis=2).transpose(0, 3, 1, 2)  # [S,T,2d,N] -> [S,N,T,2d]
+        first = loc_path
+    elif fmt == "feat":
+        first = data_dir / f"feat_{split}{suffix}.npy"
+        feats = _load(first, dataset)
+        if feats.ndim != 4:
+            raise DatasetError(f"{first} has shape {feats.shape}; expected [S, N, T, D] (4 dims)")
+        if feats.shape[1] != n_expected:
+            raise DatasetError(f"{first} has {feats.shape[1]} objects (shape {feats.shape}, [S, N, T, D]) "
+                               f"but dataset.num_atoms={n_expected}")
+    else:
+        raise DatasetError(f"unknown dataset.format {fmt!r}; use locvel or feat")
+    if feats.shape[-1] != int(dataset["dims"]):
+        raise DatasetError(f"{first} gives {feats.shape[-1]} features per object but dataset.dims="
+                           f"{dataset['dims']}")
+    if not np.issubdtype(feats.dtype, np.floating):
+        raise DatasetError(f"{first} has dtype {feats.dtype}; expected floating point")
+    if not np.isfinite(feats).all():
+        bad = int((~np.isfinite(feats)).any(axis=(1, 2, 3)).sum())
+        raise DatasetError(f"{first} contains NaN or inf in {bad} sample(s); regenerate or clean it")
+    edges = None
+    edge_path = data_dir / f"edges_{split}{suffix}.npy"
+    if dataset.get("has_edges", True):
+        edges = _load(edge_path, dataset)
+        if edges.shape != (feats.shape[0], n_expected, n_expected):
+            raise DatasetError(f"{edge_path} has shape {edges.shape}; expected "
+                               f"{(feats.shape[0], n_expected, n_expected)} [S, N, N]")
+    return feats.astype(np.float32, copy=False), edges
+
+
+class NRIDataModule(pl.LightningDataModule):
+    """Train/valid/test loaders of scaled features ``x`` [B, N, T, D] and labels ``edges`` [B, E]."""
+
+    def __init__(self, dataset: dict[str, Any], data_dir: str, batch_size: int = 128,
+                 eval_batch_size: int | None = None, shuffle: bool = True, num_workers: int = 0,
+                 data_on_device: bool = False, train_fraction: float = 1.0,
+                 normalization: dict[str, Any] | None = None):
+        super().__init__()
+        self.ds = dict(dataset)
+        self.data_dir = Path(data_dir).expanduser().resolve()
+        self.batch_size = int(batch_size)
+        self.eval_batch_size = int(eval_batch_size or batch_size)
+        self.shuffle = shuffle
+        self.num_workers = num_workers
+        self.data_on_device = data_on_device
+        self.train_fraction = float(train_fraction)
+        # given (e.g. from a checkpoint) or fitted on the training split in setup()
+        self.normalization: dict[str, Any] | None = normalization
+        self.splits: dict[str, TensorBatches] = {}
+
+    def check_files(self) -> None:
+        """Fail early, naming the command that makes the data, if a split is missing."""
+        fmt = self.ds.get("format", "locvel")
+        prefixes = ["loc", "vel"] if fmt == "locvel" else ["feat"]
+        if self.ds.get("has_edges", True):
+            prefixes.append("edges")
+        for split in SPLITS:
+            for p in prefixes:
+                path = self.data_dir / f"{p}_{split}{self.ds['suffix']}.npy"
+                if not path.exists():
+                    raise DatasetError(f"missing data file {path}; make the dataset with "
+                                       f"`{generate_hint(self.ds)}` (or set paths.data_dir)")
+
+    def setup(self, stage: str | None = None) -> None:
+        if not self.splits:
+            self.load()
+        if self.data_on_device and self.trainer is not None:
+            device = self.trainer.strategy.root_device
+            self.splits = {k: v.to(device) for k, v in self.splits.items()}
+
+    def load(self) -> None:
+        """Read, check and scale all splits into memory."""
+        self.check_files()
+        raw = {s: read_split(self.data_dir, s, self.ds) for s in SPLITS}
+        train_x = raw["train"][0]
+        if self.train_fraction < 1.0:
+            keep = max(1, int(round(train_x.shape[0] * self.train_fraction)))
+            raw["train"] = (train_x[:keep], None if raw["train"][1] is None else raw["train"][1][:keep])
+        if self.normalization is None:
+            self.normalization = fit_normalization(raw["train"][0], self.ds)
+        for split, (feats, edges) in raw.items():
+            if feats.shape[2] < self.ds["train_steps"]:
+                raise DatasetError(f"{split} trajectories have {feats.shape[2]} frames but "
+                                   f"dataset.train_steps={self.ds['train_steps']}")
+            x = torch.from_numpy(apply_normalization(feats, self.normalization, self.ds))
+            labels = torch.from_numpy(edge_labels(edges)) if edges is not None else None
+            self.splits[split] = TensorBatches(x, labels)
+
+    def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
+        return DataLoader(self.splits[split], batch_size=batch_size, shuffle=shuffle,
+                          collate_fn=_batch_collate, num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.shuffle, self.batch_size)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("valid", False, self.eval_batch_size)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", False, self.eval_batch_size)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"normalization": self.normalization}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.normalization = state.get("normalization", self.normalization)
