@@ -12,7 +12,9 @@ DATA ?= data
 PROFILE ?= quick
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint data quickstart train sweep bench bench-data tensorboard clean
+TABLE_DATASETS ?= springs charged kuramoto
+.PHONY: help install test test-fast lint data data-10 quickstart springs-fast train sweep bench bench-data \
+	reproduce-table1 reproduce-table2 real-data tensorboard clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
@@ -39,10 +41,26 @@ test-fast: install ## tests without the slow ones (the edit loop)
 lint: install ## ruff
 	$(VENV)/bin/ruff check nri tests scripts
 
-data: install ## the paper's springs5, charged5 and kuramoto5 sets (50k/10k/10k each)
+data: install ## simulate springs5, charged5, kuramoto5 (50k/10k/10k each) into data/ (or NRI_DATA_DIR)
+	$(PY) -m nri.generate -m dataset=springs,charged,kuramoto
+
+data-10: install ## the same with 10 objects
+	$(PY) -m nri.generate -m dataset=springs,charged,kuramoto dataset.num_atoms=10
+
+real-data: install ## preprocess the motion-capture and basketball data (from ../shared/data or NRI_REAL_DATA_DIR)
+	$(PY) -m nri.generate -m dataset=motion,sports
+
+springs-fast: install ## springs5 with the CPU-tuned settings: full dataset, 26 minutes of training, then test
 	$(PY) -m nri.generate dataset=springs
-	$(PY) -m nri.generate dataset=charged
-	$(PY) -m nri.generate dataset=kuramoto
+	$(PY) -m nri.train experiment=springs_fast
+
+reproduce-table1: install ## Table 1 (edge accuracy) -> outputs/tables/table1.md; PROFILE=quick (CPU) | paper (GPU)
+	$(PY) scripts/table_jobs.py --profile $(PROFILE) $(addprefix table1_,$(TABLE_DATASETS)) $(if $(ARGS),-- $(ARGS))
+	$(PY) scripts/make_tables.py --profile $(PROFILE)
+
+reproduce-table2: install ## Table 2 (MSE at 1/10/20 steps) -> outputs/tables/table2.md; same options
+	$(PY) scripts/table_jobs.py --profile $(PROFILE) $(addprefix table2_,$(TABLE_DATASETS)) $(if $(ARGS),-- $(ARGS))
+	$(PY) scripts/make_tables.py --profile $(PROFILE)
 
 train: install ## train with the defaults (add ARGS="encoder=cnn decoder=rnn ...")
 	$(PY) -m nri.train $(ARGS)

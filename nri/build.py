@@ -46,6 +46,8 @@ def build_module(cfg: DictConfig, normalization: dict[str, Any] | None) -> NRIMo
 def build_trainer(cfg: DictConfig, **overrides: Any) -> pl.Trainer:
     callbacks = [hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values()
                  if c is not None and "_target_" in c]
+    if not cfg.trainer.get("enable_progress_bar", True):  # a progress-bar callback would be refused
+        callbacks = [c for c in callbacks if not isinstance(c, pl.callbacks.ProgressBar)]
     loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values()
                if c is not None and "_target_" in c]
     kwargs: dict[str, Any] = {"callbacks": callbacks, "logger": loggers or False}

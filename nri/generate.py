@@ -11,6 +11,7 @@ from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
 from nri.data.generate_dataset import GENERATORS, GenerationError, write_dataset
+from nri.data.preparers import PREPARERS, prepare
 
 log = logging.getLogger("nri.generate")
 
@@ -20,6 +21,11 @@ _SIZE_KEYS = ("num_train", "num_valid", "num_test", "length", "length_test", "sa
 def run(cfg: DictConfig) -> dict:
     """Write the dataset ``cfg.dataset`` describes into ``cfg.paths.data_dir``; returns paths."""
     dataset = cfg.dataset
+    if dataset.name in PREPARERS:
+        real_dir = cfg.paths.get("real_data_dir")
+        return prepare(OmegaConf.to_container(dataset, resolve=True),
+                       to_absolute_path(real_dir) if real_dir else None,
+                       to_absolute_path(cfg.paths.data_dir), overwrite=cfg.overwrite)
     physics = OmegaConf.to_container(dataset.get("physics") or {}, resolve=True)
     return write_dataset(
         dataset.name,
@@ -40,7 +46,7 @@ def run(cfg: DictConfig) -> dict:
 def _main(cfg: DictConfig) -> None:
     try:
         paths = run(cfg)
-    except GenerationError as err:
+    except (GenerationError, FileNotFoundError, FileExistsError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     print(f"[nri] dataset: {paths['metadata']}")
@@ -58,9 +64,10 @@ def _dataset_overrides(argv: list[str]) -> list[str]:
 def main() -> None:
     # Hydra would reject an unknown ``dataset=`` with a multi-line config error (and accept
     # real-data options that have no simulator); answer both with one line before it starts.
-    unknown = [name for name in _dataset_overrides(sys.argv[1:]) if name not in GENERATORS]
+    known = [*GENERATORS, *PREPARERS]
+    unknown = [name for name in _dataset_overrides(sys.argv[1:]) if name not in known]
     if unknown:
-        print(f"error: unknown dataset {unknown[0]!r}; choose one of {', '.join(GENERATORS)}",
+        print(f"error: unknown dataset {unknown[0]!r}; choose one of {', '.join(known)}",
               file=sys.stderr)
         sys.exit(2)
     _main()

@@ -16,10 +16,16 @@ from torch import nn
 ENCODERS: dict[str, str] = {
     "mlp": "nri.models.encoders:MLPEncoder",
     "cnn": "nri.models.encoders:CNNEncoder",
+    "corr": "nri.models.correlation:CorrelationEncoder",
+    "corr_lstm": "nri.models.correlation:CorrelationLSTMEncoder",
 }
 DECODERS: dict[str, str] = {
     "mlp": "nri.models.decoders:MLPDecoder",
     "rnn": "nri.models.decoders:RNNDecoder",
+    "sim": "nri.models.simulation:SimulationDecoder",
+    "static": "nri.models.baselines:StaticDecoder",
+    "lstm_single": "nri.models.baselines:LSTMSingle",
+    "lstm_joint": "nri.models.baselines:LSTMJoint",
 }
 
 

@@ -26,7 +26,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
         torch.set_num_threads(int(cfg.threads))
     out_dir = Path(cfg.paths.output_dir)
+    if cfg.dataset.get("name") == "custom":
+        from nri.data.custom import prepare_from_config
+
+        prepare_from_config(cfg)  # writes the feat files once; fills num_atoms, dims, has_edges
     datamodule = build_datamodule(cfg)
+    datamodule.prepare_data()
     datamodule.setup("fit")
     module = build_module(cfg, datamodule.normalization)
     trainer = build_trainer(cfg)

@@ -10,12 +10,12 @@ import torch
 
 from nri.data.simulate import simulate_springs
 
-TINY = {"train": (64, 1000), "valid": (32, 1000), "test": (32, 2500)}  # sims, integration steps
+TINY = {"train": (64, 1600), "valid": (32, 1600), "test": (32, 2600)}  # sims, integration steps
 
 
 def write_tiny_springs(directory: Path, num_atoms: int = 5, seed: int = 0,
                        sizes: dict | None = None) -> Path:
-    """Springs data in the reference layout; frames = length / 100 - 1 (9 train/valid, 24 test)."""
+    """Springs data in the reference layout; frames = length / 100 - 1 (15 train/valid, 25 test)."""
     rng = np.random.default_rng(seed)
     directory.mkdir(parents=True, exist_ok=True)
     for split, (sims, length) in (sizes or TINY).items():
@@ -28,7 +28,7 @@ def write_tiny_springs(directory: Path, num_atoms: int = 5, seed: int = 0,
 
 TINY_DATASET = {
     "name": "springs", "num_atoms": 5, "suffix": "_springs5", "format": "locvel", "dims": 4,
-    "edge_types": 2, "has_edges": True, "train_steps": 9, "test_burn_in": 9, "test_horizon": 10,
+    "edge_types": 2, "has_edges": True, "train_steps": 15, "test_burn_in": 15, "test_horizon": 9,
 }
 
 

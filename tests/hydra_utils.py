@@ -12,7 +12,7 @@ from omegaconf import DictConfig, open_dict
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 
 TINY_OVERRIDES = [
-    "dataset.train_steps=9", "dataset.test_burn_in=9", "dataset.test_horizon=10",
+    "dataset.train_steps=15", "dataset.test_burn_in=15", "dataset.test_horizon=9",
     "encoder.hidden=16", "decoder.hidden=16", "datamodule.batch_size=16",
     "trainer.max_epochs=1", "trainer.enable_progress_bar=false", "trainer.log_every_n_steps=1",
     "model.prediction_steps=3",
@@ -25,9 +25,9 @@ def compose_cfg(config_name: str, overrides: list[str], run_dir: Path) -> DictCo
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose(config_name, overrides=[*overrides, f"hydra.run.dir={run_dir}"],
                       return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)
     with open_dict(cfg):
         cfg.hydra.runtime.output_dir = str(run_dir)
+    HydraConfig.instance().set_config(cfg)
     return cfg
 
 

@@ -85,24 +85,20 @@ def _labels(cfg: dict[str, Any], traj: Trajectories) -> np.ndarray | None:
     return traj.edges
 
 
-def prepare_custom(dataset_cfg: Any, out_dir: str | Path, overwrite: bool = False) -> dict[str, Any]:
-    """Write the ``feat`` files of ``dataset.path`` into ``out_dir`` (once); return the metadata.
+def _read_metadata(meta_path: Path, out_dir: Path) -> dict[str, Any] | None:
+    """The metadata when it and every file it lists are on disk, else None."""
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    files = meta.get("files", {}) if isinstance(meta, dict) else {}
+    return meta if files and all((out_dir / f).is_file() for f in files.values()) else None
 
-    Raises :class:`InputError` for unusable input and when files of another input or other options
-    already carry the suffix (unless ``overwrite``). Nothing is written unless everything checks.
 
-    Shapes:
-        written: feat_{split}{suffix}.npy [W, N, window, D] float32 (unscaled),
-        edges_{split}{suffix}.npy [W, N, N] int64 (when labels exist).
-    """
-    cfg = _plain(dataset_cfg)
-    if not cfg.get("path") or cfg["path"] == "???":
-        raise InputError("dataset.path is not set; give the trajectory file: dataset.path=my_data.csv")
-    path = Path(cfg["path"]).expanduser().resolve()
-    suffix = cfg.get("suffix") or default_suffix(path)
-    out_dir = Path(out_dir).expanduser().resolve()
-    window = cfg.get("window")
-    parameters = {
+def _parameters(cfg: dict[str, Any], path: Path) -> dict[str, Any]:
+    """What the prepared files depend on: the input files' stamps and the preparation options."""
+    window, stride = cfg.get("window"), cfg.get("stride")
+    return {
         "input": _stamp(str(path)),
         "edges_input": _stamp(cfg.get("edges_path")),
         "layout": str(cfg.get("layout", "SNTD")).upper(),
@@ -110,48 +106,78 @@ def prepare_custom(dataset_cfg: Any, out_dir: str | Path, overwrite: bool = Fals
         "columns": {**DEFAULT_COLUMNS, **(cfg.get("columns") or {})},
         "features": list(cfg["features"]) if cfg.get("features") else None,
         "window": None if window is None else int(window),
-        "stride": None if cfg.get("stride") is None else int(cfg["stride"]),
+        "stride": None if stride is None else int(stride),
         "split": {k: float(v) for k, v in (cfg.get("split") or {}).items()},
         "split_seed": int(cfg.get("split_seed", 0)),
     }
+
+
+def prepare_custom(dataset_cfg: Any, out_dir: str | Path, overwrite: bool = False) -> dict[str, Any]:
+    """Write the ``feat`` files of ``dataset.path`` into ``out_dir`` (once); return the metadata.
+
+    Raises :class:`InputError` for unusable input and when files of another input or other options
+    already carry the suffix (unless ``overwrite`` or ``dataset.overwrite``). Nothing is written
+    unless everything checks.
+
+    Shapes:
+        written: feat_{split}{suffix}.npy [W, N, window, D] float32 (unscaled),
+        edges_{split}{suffix}.npy [W, N, N] int64 (when labels exist).
+    """
+    cfg = _plain(dataset_cfg)
+    overwrite = overwrite or bool(cfg.get("overwrite", False))
+    if not cfg.get("path") or cfg["path"] == "???":
+        raise InputError("dataset.path is not set; give the trajectory file: dataset.path=my_data.csv")
+    path = Path(cfg["path"]).expanduser().resolve()
+    suffix = cfg.get("suffix") or default_suffix(path)
+    out_dir = Path(out_dir).expanduser().resolve()
     meta_path = out_dir / f"metadata{suffix}.json"
-    feat_paths = {s: out_dir / f"feat_{s}{suffix}.npy" for s in SPLITS}
+    if not path.is_file() and not overwrite:
+        # evaluating a checkpoint after the source file was moved: the prepared files suffice
+        meta = _read_metadata(meta_path, out_dir)
+        if meta is not None and meta.get("source") == str(path):
+            return meta
+    parameters = _parameters(cfg, path)
+    feat_paths = [out_dir / f"feat_{s}{suffix}.npy" for s in SPLITS]
     try:
-        reuse = reuse_existing(meta_path, parameters, [*feat_paths.values(), meta_path], overwrite)
+        reuse = reuse_existing(meta_path, parameters, [*feat_paths, meta_path], overwrite)
     except FileExistsError as err:
         detail = re.search(r"\(differing: [^)]*\)", str(err))
         raise InputError(f"{meta_path} was made from another input file or with other options "
                          f"{detail.group(0) if detail else ''}; add dataset.overwrite=true to rebuild "
                          f"it from {path.name}, or set another dataset.suffix") from None
-    if reuse:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if all((out_dir / f).is_file() for f in meta["files"].values()):
-            return meta
+    meta = _read_metadata(meta_path, out_dir) if reuse else None
+    if meta is not None:
+        return meta
+    arrays, metadata = _convert(cfg, path, parameters, out_dir, suffix)
+    atomic_write_all(arrays, {meta_path: json.dumps(metadata, indent=2) + "\n"})
+    return metadata
 
+
+def _convert(cfg: dict[str, Any], path: Path, parameters: dict[str, Any], out_dir: Path, suffix: str
+             ) -> tuple[dict[Path, np.ndarray], dict[str, Any]]:
+    """Read, split and window the input; the arrays to write by path, and their metadata."""
     traj = read_trajectories(path, layout=parameters["layout"], features=parameters["features"],
                              columns=parameters["columns"], key=parameters["key"])
     labels = _labels(cfg, traj)
     lengths = [seq.shape[1] for seq in traj.sequences]
+    window = parameters["window"]
     if window is None:
         if len(set(lengths)) > 1:
             raise InputError(f"{path}: sequences have {min(lengths)} to {max(lengths)} frames; set "
                              "dataset.window to cut them into samples of one length")
         window = lengths[0]
-    window = int(window)
-    stride = int(cfg.get("stride") or window)
+    stride = parameters["stride"] or window
     splits = split_sequences(len(traj.sequences), parameters["split"], parameters["split_seed"])
-
     arrays: dict[Path, np.ndarray] = {}
     files, counts = {}, {}
     for split, seqs in splits.items():
         x, index = cut_windows(traj, window, stride if split == "train" else window, seqs)
-        arrays[feat_paths[split]] = x.astype(np.float32)
-        files[f"feat_{split}"] = feat_paths[split].name
+        for kind, array in (("feat", x.astype(np.float32)),
+                            ("edges", None if labels is None else labels[index[:, 0]])):
+            if array is not None:
+                files[f"{kind}_{split}"] = f"{kind}_{split}{suffix}.npy"
+                arrays[out_dir / files[f"{kind}_{split}"]] = array
         counts[split] = {"sequences": [traj.sequence_ids[i] for i in seqs], "windows": len(x)}
-        if labels is not None:
-            edge_path = out_dir / f"edges_{split}{suffix}.npy"
-            arrays[edge_path] = labels[index[:, 0]]
-            files[f"edges_{split}"] = edge_path.name
     metadata = {
         "generator": "nri.data.custom.prepare_custom",
         "dataset": "custom",
@@ -172,8 +198,7 @@ def prepare_custom(dataset_cfg: Any, out_dir: str | Path, overwrite: bool = Fals
         "max_edge_type": None if labels is None else int(labels.max(initial=0)),
         "splits": counts,
     }
-    atomic_write_all(arrays, {meta_path: json.dumps(metadata, indent=2) + "\n"})
-    return metadata
+    return arrays, metadata
 
 
 def dataset_fields(dataset_cfg: Any, metadata: Mapping[str, Any]) -> dict[str, Any]:
@@ -212,8 +237,7 @@ def prepare_from_config(cfg: Any, overwrite: bool = False) -> dict[str, Any]:
     """Prepare ``cfg.dataset`` (name custom) in ``cfg.paths.data_dir`` and fill its null keys."""
     from omegaconf import open_dict
 
-    metadata = prepare_custom(cfg.dataset, cfg.paths.data_dir,
-                              overwrite=overwrite or bool(cfg.dataset.get("overwrite", False)))
+    metadata = prepare_custom(cfg.dataset, cfg.paths.data_dir, overwrite=overwrite)
     fields = dataset_fields(cfg.dataset, metadata)
     with open_dict(cfg.dataset):
         for key, value in fields.items():

@@ -64,6 +64,8 @@ def _batch_collate(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 def generate_hint(dataset: dict[str, Any]) -> str:
     name = dataset.get("name", "springs")
+    if name == "custom":
+        return f"python -m nri.train dataset=custom dataset.path={dataset.get('path')}"
     if name in ("motion", "sports"):
         return f"python -m nri.generate dataset={name}"
     return f"python -m nri.generate dataset={name} dataset.num_atoms={dataset.get('num_atoms')}"
@@ -149,7 +151,7 @@ class NRIDataModule(pl.LightningDataModule):
     def __init__(self, dataset: dict[str, Any], data_dir: str, batch_size: int = 128,
                  eval_batch_size: int | None = None, shuffle: bool = True, num_workers: int = 0,
                  data_on_device: bool = False, train_fraction: float = 1.0,
-                 normalization: dict[str, Any] | None = None):
+                 normalization: dict[str, Any] | None = None, real_data_dir: str | None = None):
         super().__init__()
         self.ds = dict(dataset)
         self.data_dir = Path(data_dir).expanduser().resolve()
@@ -162,6 +164,13 @@ class NRIDataModule(pl.LightningDataModule):
         # given (e.g. from a checkpoint) or fitted on the training split in setup()
         self.normalization: dict[str, Any] | None = normalization
         self.splits: dict[str, TensorBatches] = {}
+        self.real_data_dir = real_data_dir
+
+    def prepare_data(self) -> None:
+        """Datasets made from files (motion, sports, custom) are prepared once and cached."""
+        from nri.data.preparers import prepare
+
+        prepare(self.ds, self.real_data_dir, self.data_dir)
 
     def check_files(self) -> None:
         """Fail early, naming the command that makes the data, if a split is missing."""

@@ -269,7 +269,8 @@ def _parse_column(values: list[str], name: str, path: Path, lines: np.ndarray) -
         raise
 
 
-def _read_csv(path: Path, features: Sequence[str] | None, columns: Mapping[str, str]) -> Trajectories:
+def _read_rows(path: Path) -> tuple[list[str], list[list[str]], np.ndarray]:
+    """Header, stripped rows of the header's width (blank lines skipped) and their line numbers."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
@@ -287,7 +288,11 @@ def _read_csv(path: Path, features: Sequence[str] | None, columns: Mapping[str, 
         raise InputError(f"{path}: not a UTF-8 text CSV ({err.reason})") from None
     if not header or not rows:
         raise InputError(f"{path}: no header or no data rows")
-    lines = np.asarray(lines)
+    return header, rows, np.asarray(lines)
+
+
+def _read_csv(path: Path, features: Sequence[str] | None, columns: Mapping[str, str]) -> Trajectories:
+    header, rows, lines = _read_rows(path)
     col = {name: i for i, name in enumerate(header)}
     for role in ("time", "object"):
         if columns[role] not in col:
@@ -315,7 +320,15 @@ def _read_csv(path: Path, features: Sequence[str] | None, columns: Mapping[str, 
     if bad.any():
         raise InputError(f"{path}: line {lines[np.argmax(bad)]}: NaN or inf value; fill or drop "
                          "missing values first")
+    return _to_sequences(path, seq, obj, time, feats, names)
 
+
+def _to_sequences(path: Path, seq: list[str], obj: list[str], time: np.ndarray, feats: np.ndarray,
+                  names: list[str]) -> Trajectories:
+    """Arrange long-format rows into one [N, T_s, D] array per sequence, checking completeness.
+
+    Shapes: time [R]; feats [R, D] for R rows
+    """
     seq_ids, obj_ids = _sorted_labels(seq), _sorted_labels(obj)
     seq_code = {v: i for i, v in enumerate(seq_ids)}
     obj_code = {v: i for i, v in enumerate(obj_ids)}

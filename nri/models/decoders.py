@@ -93,12 +93,9 @@ class RNNDecoder(nn.Module):
         num_msg_types = edge_types - int(skip_first)
         self.messages = TypedMessages(2 * hidden, hidden, hidden, num_msg_types, "tanh", dropout)
         self.msg_norm = float(num_msg_types)
-        self.hidden_r = nn.Linear(hidden, hidden, bias=False)
-        self.hidden_i = nn.Linear(hidden, hidden, bias=False)
-        self.hidden_h = nn.Linear(hidden, hidden, bias=False)
-        self.input_r = nn.Linear(dims, hidden)
-        self.input_i = nn.Linear(dims, hidden)
-        self.input_n = nn.Linear(dims, hidden)
+        # the three gates' input and message projections, each fused into one matmul: [r | i | n]
+        self.message_gates = nn.Linear(hidden, 3 * hidden, bias=False)
+        self.input_gates = nn.Linear(dims, 3 * hidden)
         self.out = nn.Sequential(
             nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
             nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
@@ -121,9 +118,11 @@ class RNNDecoder(nn.Module):
         weights = edges[..., int(self.skip_first):]
         msg = self.messages(node2edge(hidden, senders, receivers), weights) / self.msg_norm
         agg = edge2node(msg, receivers, n) / self.dims  # [B, N, H]
-        r = torch.sigmoid(self.input_r(ins) + self.hidden_r(agg))
-        i = torch.sigmoid(self.input_i(ins) + self.hidden_i(agg))
-        cand = torch.tanh(self.input_n(ins) + r * self.hidden_h(agg))
+        in_r, in_i, in_n = self.input_gates(ins).chunk(3, dim=-1)
+        msg_r, msg_i, msg_n = self.message_gates(agg).chunk(3, dim=-1)
+        r = torch.sigmoid(in_r + msg_r)
+        i = torch.sigmoid(in_i + msg_i)
+        cand = torch.tanh(in_n + r * msg_n)
         hidden = (1 - i) * cand + i * hidden
         return ins + self.out(hidden), hidden
 

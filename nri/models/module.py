@@ -231,9 +231,10 @@ class NRIModule(pl.LightningModule):
             logits = self.encode(x[:, :, : self.ds["train_steps"]])
             if "edges" in batch:
                 self._edge_stats(logits, batch["edges"])
-                if self.last_val_example is None:
-                    self.last_val_example = {"prob": logits[0].softmax(-1).detach().cpu(),
-                                             "edges": batch["edges"][0].detach().cpu()}
+            if self.last_val_example is None:
+                self.last_val_example = {
+                    "prob": logits[0].softmax(-1).detach().cpu(), "x": x[0].detach().cpu(),
+                    "edges": batch["edges"][0].detach().cpu() if "edges" in batch else None}
         if self.objective == "supervised":
             ce = F.cross_entropy(logits.reshape(-1, self.edge_types), batch["edges"].reshape(-1))
             log["val/ce"] = ce
