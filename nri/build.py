@@ -50,6 +50,8 @@ def build_trainer(cfg: DictConfig, **overrides: Any) -> pl.Trainer:
         callbacks = [c for c in callbacks if not isinstance(c, pl.callbacks.ProgressBar)]
     loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values()
                if c is not None and "_target_" in c]
+    if not loggers:  # the LR monitor refuses to run without a logger
+        callbacks = [c for c in callbacks if not isinstance(c, pl.callbacks.LearningRateMonitor)]
     kwargs: dict[str, Any] = {"callbacks": callbacks, "logger": loggers or False}
     kwargs.update(overrides)
     return hydra.utils.instantiate(cfg.trainer, **kwargs)

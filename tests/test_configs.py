@@ -34,6 +34,9 @@ def test_option_composes_and_instantiates(group, option, tmp_path):
     if (group, option) == ("encoder", "corr_lstm"):
         pytest.skip("Corr. (LSTM) loads a trained LSTM (single) checkpoint; tests/test_baselines.py covers it")
     overrides = [f"{group}={option}", f"paths.data_dir={tmp_path}"]
+    if (group, option) == ("dataset", "custom"):  # what prepare_custom reads from the file
+        overrides += ["dataset.path=trajectories.csv", "dataset.num_atoms=5", "dataset.dims=4",
+                      "dataset.suffix=_custom", "dataset.has_edges=false"]
     if group == "model" and option in ("forecast",):
         overrides.append("decoder=lstm_single")
     cfg = compose_cfg("train", overrides, tmp_path)

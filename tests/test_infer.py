@@ -221,7 +221,7 @@ def test_plot_run(system, csv_run, npy_run, tmp_path, capsys):
 
 
 # ---------------------------------------------------------------------- the documented example
-DOC = ROOT / "docs" / "custom_data.md"
+DOC = ROOT / "README.md"
 SMALL = {  # the documented commands, shrunk for a test
     "scripts/springs_to_csv.py": ["--sequences", "24", "--frames", "20"],
     "nri.train": ["dataset.window=12", "dataset.train_steps=9", "trainer.max_epochs=1",
@@ -231,7 +231,7 @@ SMALL = {  # the documented commands, shrunk for a test
 
 
 def documented_commands() -> list[list[str]]:
-    """The shell commands between the example markers of docs/custom_data.md."""
+    """The shell commands between the example markers of README.md."""
     text = DOC.read_text()
     block = text.split("<!-- example:start -->")[1].split("<!-- example:end -->")[0]
     body = "\n".join(line for line in block.splitlines() if not line.startswith("```"))
