@@ -81,3 +81,15 @@ def test_registry_rejects_unknown_names_and_options():
         build_encoder({"name": "gnn"}, ctx)
     with pytest.raises(ValueError, match="has no option"):
         build_decoder({"name": "mlp", "hidden": 8, "width": 3}, ctx)
+
+
+@pytest.mark.parametrize("num_types", [1, 3])
+def test_typed_messages_from_nodes_equals_messages_on_edge_features(num_types):
+    from nri.models.graph import edge_index, node2edge
+    from nri.models.messages import TypedMessages
+
+    msgs = TypedMessages(2 * D, 8, 6, num_types).eval()
+    x = torch.randn(B, N, 7, D)
+    weights = torch.rand(B, N * (N - 1), num_types)
+    s, r = edge_index(N)
+    assert torch.allclose(msgs.from_nodes(x, s, r, weights), msgs(node2edge(x, s, r), weights), atol=1e-6)

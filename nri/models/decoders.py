@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from nri.models.graph import edge2node, edge_index, node2edge
 from nri.models.messages import TypedMessages
@@ -62,6 +61,7 @@ class MLPDecoder(nn.Module):
         n = x.shape[1]
         senders, receivers = edge_index(n, x.device)
         weights = edges[..., int(self.skip_first):]
+        # the input has only 2D features, so forming edge features first is cheaper than from_nodes
         msg = self.messages(node2edge(x, senders, receivers), weights)  # [B, E, S, H]
         agg = edge2node(msg, receivers, n)  # [B, N, S, H], summed
         return x + self.out(torch.cat([x, agg], dim=-1))
@@ -116,7 +116,7 @@ class RNNDecoder(nn.Module):
         n = ins.shape[1]
         senders, receivers = edge_index(n, ins.device)
         weights = edges[..., int(self.skip_first):]
-        msg = self.messages(node2edge(hidden, senders, receivers), weights) / self.msg_norm
+        msg = self.messages.from_nodes(hidden, senders, receivers, weights) / self.msg_norm
         agg = edge2node(msg, receivers, n) / self.dims  # [B, N, H]
         in_r, in_i, in_n = self.input_gates(ins).chunk(3, dim=-1)
         msg_r, msg_i, msg_n = self.message_gates(agg).chunk(3, dim=-1)
