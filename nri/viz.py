@@ -23,7 +23,7 @@ def edge_heatmap_figure(prob: torch.Tensor, labels: torch.Tensor | None, num_ato
         panels.append(("true graph", edges_to_adjacency(labels[None].float(), num_atoms)[0].numpy()))
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3))
     axes = [axes] if len(panels) == 1 else axes
-    for ax, (title, m) in zip(axes, panels):
+    for ax, (title, m) in zip(axes, panels, strict=True):
         im = ax.imshow(m, vmin=0, vmax=1, cmap="viridis")
         ax.set_title(title)
         ax.set_xlabel("sender")

@@ -41,3 +41,13 @@ def tiny_springs(tmp_path_factory) -> Path:
 def _seed():
     torch.manual_seed(0)
     np.random.seed(0)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` run only where CUDA is available."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

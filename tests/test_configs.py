@@ -8,8 +8,8 @@ from pathlib import Path
 import hydra
 import pytest
 from hydra.core.global_hydra import GlobalHydra
-
 from hydra_utils import CONF, compose_cfg
+
 from nri.build import build_module, build_trainer
 
 GROUPS = ["dataset", "encoder", "decoder", "model", "trainer", "logger", "callbacks", "datamodule", "debug"]

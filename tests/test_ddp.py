@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from hydra_utils import TINY_OVERRIDES
 
 

@@ -1,6 +1,12 @@
 import torch
 
-from nri.models.graph import adjacency_to_edges, edge2node, edge_index, edges_to_adjacency, node2edge
+from nri.models.graph import (
+    adjacency_to_edges,
+    edge2node,
+    edge_index,
+    edges_to_adjacency,
+    node2edge,
+)
 
 
 def test_edge_order_is_row_major_off_diagonal():

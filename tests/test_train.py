@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 from hydra.core.global_hydra import GlobalHydra
-
 from hydra_utils import compose_cfg, tiny_train_cfg
+
 from nri.data.datamodule import DatasetError
 from nri.train import run
 

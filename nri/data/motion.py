@@ -11,7 +11,6 @@ known interactions.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,16 +19,10 @@ import numpy as np
 from nri import __version__
 from nri.data.amc import Skeleton, forward_kinematics, parse_amc, parse_asf
 from nri.data.atomic import atomic_write_all, reuse_existing
+from nri.data.config import plain_dict as _plain
 
 SPLITS = ("train", "valid", "test")
 
-
-def _plain(dataset_cfg) -> dict:
-    if isinstance(dataset_cfg, Mapping) and not hasattr(dataset_cfg, "_get_node"):
-        return dict(dataset_cfg)
-    from omegaconf import OmegaConf
-
-    return OmegaConf.to_container(dataset_cfg, resolve=True)
 
 
 def window_starts(num_steps: int, length: int) -> list[int]:

@@ -16,7 +16,6 @@ graph, so no edges file is written.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,19 +23,13 @@ import numpy as np
 
 from nri import __version__
 from nri.data.atomic import atomic_write_all, reuse_existing
+from nri.data.config import plain_dict as _plain
 
 SPLITS = ("train", "valid", "test")
 DISK_SPLIT = {"train": "train", "valid": "val", "test": "test"}
 NUM_PLAYERS = 10
 COURT_FEET = (94.0, 50.0)
 
-
-def _plain(dataset_cfg) -> dict:
-    if isinstance(dataset_cfg, Mapping) and not hasattr(dataset_cfg, "_get_node"):
-        return dict(dataset_cfg)
-    from omegaconf import OmegaConf
-
-    return OmegaConf.to_container(dataset_cfg, resolve=True)
 
 
 def source_files(source_dir: Path, split: str, games: int) -> dict[str, Path]:
