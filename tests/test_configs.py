@@ -66,7 +66,14 @@ def test_eval_and_generate_configs_compose(tmp_path):
         assert gen.dataset.name == name
 
 
-@pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is None,
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # the parent namespace package is missing too
+        return False
+
+
+@pytest.mark.skipif(not _installed("hydra_plugins.hydra_optuna_sweeper"),
                     reason="the optional [optuna] extra is not installed")
 def test_optuna_search_composes(tmp_path):
     cfg = compose_cfg("train", ["hparams_search=optuna", f"paths.data_dir={tmp_path}"], tmp_path)
