@@ -262,7 +262,8 @@ def test_config_keys_resolve():
     cfg = OmegaConf.to_container(dataset_cfg(), resolve=True)
     assert cfg["num_atoms"] == 10 and cfg["suffix"] == "_sports10"
     assert cfg["dims"] == 4 and cfg["has_edges"] is False and cfg["format"] == "locvel"
-    assert cfg["test_burn_in"] + cfg["test_horizon"] == cfg["window_length"] - 1
+    # the forecast feeds frames 0..test_burn_in as truth and predicts test_horizon more frames
+    assert cfg["test_burn_in"] + 1 + cfg["test_horizon"] == cfg["window_length"] - 1
     assert cfg["source_dir"] == f"{REAL}/sports"
 
 
