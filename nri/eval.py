@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from nri.build import finite, write_json
 from nri.data.datamodule import DatasetError, NRIDataModule
@@ -23,6 +23,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if not ckpt.exists():
         raise DatasetError(f"checkpoint {ckpt} does not exist")
     module = NRIModule.load_from_checkpoint(ckpt, map_location="cpu")
+    apply_protocol_overrides(module, cfg.get("model_overrides"))
     hp = module.hparams
     datamodule = NRIDataModule(dict(hp["dataset"]), cfg.data_dir, batch_size=int(cfg.batch_size),
                                shuffle=False, normalization=hp.get("normalization"))
@@ -42,6 +43,27 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         if not isinstance(v, list):
             print(f"[nri] {k} = {v:.6g}")
     return results
+
+
+# Settings that change how a trained model is evaluated, never what it learned.
+EVAL_OVERRIDABLE = ("eval_sample", "dynamic_graph")
+
+
+def apply_protocol_overrides(module: NRIModule, overrides: Any) -> None:
+    """Replace evaluation-only model settings (e.g. ``dynamic_graph.test``) of a loaded module."""
+    if not overrides:
+        return
+    overrides = OmegaConf.to_container(overrides, resolve=True) if isinstance(
+        overrides, DictConfig) else dict(overrides)
+    unknown = sorted(set(overrides) - set(EVAL_OVERRIDABLE))
+    if unknown:
+        raise DatasetError(f"model_overrides may only set {', '.join(EVAL_OVERRIDABLE)} "
+                           f"(evaluation settings); got {', '.join(unknown)}")
+    for key, value in overrides.items():
+        current = module.cfg.get(key)
+        if isinstance(current, dict) and isinstance(value, dict):
+            value = {**current, **value}
+        module.cfg[key] = value
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")

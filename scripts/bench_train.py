@@ -45,8 +45,11 @@ def run_one(args: argparse.Namespace) -> dict:
                        data_on_device=args.data_on_device)
     dm.load()
     model = {"skip_first": args.skip_first, "prediction_steps": 10}
-    module = NRIModule(dataset, model, {"name": enc, "hidden": args.hidden},
-                       {"name": dec, "hidden": args.hidden}, dm.normalization)
+    decoder = {"name": dec, "hidden": args.hidden}
+    if args.checkpoint:
+        decoder["checkpoint"] = True
+    module = NRIModule(dataset, model, {"name": enc, "hidden": args.hidden}, decoder,
+                       dm.normalization)
     if args.compile:
         module.encoder = torch.compile(module.encoder)
         module.decoder = torch.compile(module.decoder)
@@ -96,6 +99,8 @@ def main() -> None:
     p.add_argument("--compile", action="store_true")
     p.add_argument("--data-on-device", action="store_true")
     p.add_argument("--skip-first", action="store_true", help="reference default is off")
+    p.add_argument("--checkpoint", action="store_true",
+                   help="recompute decoder activations in backward (less memory, more time)")
     p.add_argument("--data-dir", default=None, help="existing springs5 data (else a temp set is made)")
     p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)
@@ -113,7 +118,8 @@ def main() -> None:
             for flag in ("batch_size", "hidden", "steps", "warmup", "device", "precision"):
                 cmd += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
             cmd += [f for f, on in (("--compile", args.compile), ("--data-on-device", args.data_on_device),
-                                    ("--skip-first", args.skip_first)) if on]
+                                    ("--skip-first", args.skip_first),
+                                    ("--checkpoint", args.checkpoint)) if on]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 print(proc.stderr[-3000:], file=sys.stderr)
@@ -125,7 +131,8 @@ def main() -> None:
     if args.device == "cuda":
         machine = torch.cuda.get_device_name(0)
     print(f"# nri training throughput: batch {args.batch_size}, hidden {args.hidden}, springs5, "
-          f"{args.device} ({machine}), precision {args.precision}, compile {args.compile}")
+          f"{args.device} ({machine}), precision {args.precision}, compile {args.compile}, "
+          f"decoder checkpointing {args.checkpoint}")
     print("| encoder/decoder | samples/s | 50k-sim epoch (s) | peak RSS (MB) |" +
           (" peak GPU (MB) |" if args.device == "cuda" else ""))
     print("|---|---|---|---|" + ("---|" if args.device == "cuda" else ""))

@@ -254,6 +254,42 @@ def test_kuramoto_matches_direct_rk4():
                 np.testing.assert_allclose(feat[s, :, k, 1], np.sin(phase), atol=1e-10)
 
 
+def test_kuramoto_rate_scaled_per_oscillator_over_the_test_window():
+    rng = np.random.default_rng(3)
+    feat, edges = sim.simulate_kuramoto(20, 5, 500, 10, rng, scaling_length=1000)
+    raw = sim.simulate_kuramoto(20, 5, 1000, 10, np.random.default_rng(3), rate_scaling="none")[0]
+    long = sim.simulate_kuramoto(20, 5, 1000, 10, np.random.default_rng(3))[0]
+    np.testing.assert_array_equal(feat, long[:, :, :49])  # train = start of a test-length run
+    driven = edges.sum(2) > 0  # [S, N]: oscillators with at least one driver
+    assert driven.any() and (~driven).any()
+    # over the 99-frame window each driven rate spans exactly [-1, 1]; undriven ones are 0
+    np.testing.assert_allclose(long[..., 0].min(-1)[driven], -1.0)
+    np.testing.assert_allclose(long[..., 0].max(-1)[driven], 1.0)
+    assert (long[..., 0][~driven] == 0).all()
+    # the scaling is affine per oscillator: raw = a * scaled + b
+    s, i = np.argwhere(driven)[0]
+    a, b = np.polyfit(long[s, i, :, 0], raw[s, i, :, 0], 1)
+    np.testing.assert_allclose(a * long[s, i, :, 0] + b, raw[s, i, :, 0], atol=1e-9)
+    np.testing.assert_array_equal(long[..., 1:], raw[..., 1:])  # sin φ and ω untouched
+
+
+def test_kuramoto_with_phase_adds_the_scaled_phase_before_omega():
+    feat, _ = sim.simulate_kuramoto(6, 4, 300, 10, np.random.default_rng(1), scaling_length=300,
+                                    with_phase=True)
+    plain, _ = sim.simulate_kuramoto(6, 4, 300, 10, np.random.default_rng(1), scaling_length=300)
+    assert feat.shape == (6, 4, 29, 4)
+    np.testing.assert_array_equal(feat[..., [0, 1, 3]], plain)
+    np.testing.assert_allclose(feat[..., 2].min(-1), -1.0)
+    np.testing.assert_allclose(feat[..., 2].max(-1), 1.0)
+    # unwrapped, not taken mod 2π: it rises nearly everywhere (ω ≥ 1 mostly outweighs coupling)
+    assert (np.diff(feat[..., 2], axis=-1) > 0).mean() > 0.9
+
+
+def test_kuramoto_rate_scaling_rejects_unknown_kind():
+    with pytest.raises(ValueError, match="rate_scaling"):
+        sim.simulate_kuramoto(2, 3, 100, 10, np.random.default_rng(0), rate_scaling="global")
+
+
 def test_kuramoto_graphs():
     _, _, directed = sim.kuramoto_initial_state(300, 5, np.random.default_rng(0))
     assert (np.diagonal(directed, axis1=1, axis2=2) == 0).all()

@@ -87,6 +87,21 @@ def test_eval_from_checkpoint_reproduces_test_metrics(tiny_springs, tmp_path):
     np.testing.assert_allclose(evaluated["test/mse"], trained["test/mse"], rtol=1e-4)
 
 
+def test_eval_overrides_only_evaluation_settings():
+    from types import SimpleNamespace
+
+    from nri.eval import apply_protocol_overrides
+
+    module = SimpleNamespace(cfg={"eval_sample": "argmax", "var": 5e-5,
+                                  "dynamic_graph": {"test": False, "source": "truth", "window": 49}})
+    apply_protocol_overrides(module, {"dynamic_graph": {"test": True}, "eval_sample": "gumbel"})
+    assert module.cfg["dynamic_graph"] == {"test": True, "source": "truth", "window": 49}
+    assert module.cfg["eval_sample"] == "gumbel"
+    with pytest.raises(DatasetError, match="may only set eval_sample, dynamic_graph.*got var"):
+        apply_protocol_overrides(module, {"var": 1.0})
+    assert module.cfg["var"] == 5e-5
+
+
 def test_missing_data_names_the_generate_command(tmp_path):
     cfg = tiny_train_cfg(tmp_path / "nothing", tmp_path / "run")
     with pytest.raises(DatasetError, match="python -m nri.generate dataset=springs dataset.num_atoms=5"):

@@ -81,8 +81,10 @@ class Generator:
         params = inspect.signature(self.simulate).parameters.values()
         return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY}
 
-    def shapes(self, num_sims: int, num_atoms: int, frames: int) -> dict[str, tuple[int, ...]]:
-        series = ((num_sims, num_atoms, frames, 3) if "feat" in self.arrays
+    def shapes(self, num_sims: int, num_atoms: int, frames: int,
+               physics: dict[str, Any] | None = None) -> dict[str, tuple[int, ...]]:
+        feat_dims = 4 if (physics or {}).get("with_phase") else 3
+        series = ((num_sims, num_atoms, frames, feat_dims) if "feat" in self.arrays
                   else (num_sims, frames, 2, num_atoms))
         return {kind: ((num_sims, num_atoms, num_atoms) if kind == "edges" else series)
                 for kind in self.arrays}
@@ -231,16 +233,30 @@ def _checked_params(name, num_atoms, num_train, num_valid, num_test, length, len
         raise GenerationError(f"unknown physics parameter(s) {', '.join(unknown)} for {name}; "
                               f"expected some of {', '.join(sorted(defaults))}")
     resolved = {key: physics.get(key, default) for key, default in defaults.items()}
-    _check_physics(resolved)
+    if "scaling_length" in defaults and "scaling_length" not in physics:
+        resolved["scaling_length"] = sizes["length_test"]  # the authors' window: the test length
+    _check_physics(resolved, sizes["sample_freq"])
     return {"num_atoms": int(num_atoms), **{k: int(v) for k, v in sizes.items()},
             "seed": int(seed), "dtype": dtype, "block_sims": BLOCK_SIMS, "physics": resolved}
 
 
-def _check_physics(physics: dict[str, Any]) -> None:
+def _check_physics(physics: dict[str, Any], sample_freq: int) -> None:
     for key, value in physics.items():
-        if key == "directed":
+        if key in ("directed", "with_phase"):
             if not isinstance(value, bool):
-                raise GenerationError(f"directed must be true or false, got {value!r}")
+                raise GenerationError(f"{key} must be true or false, got {value!r}")
+            continue
+        if key == "rate_scaling":
+            if value not in ("per_oscillator", "none"):
+                raise GenerationError(
+                    f"rate_scaling must be 'per_oscillator' or 'none', got {value!r}")
+            continue
+        if key == "scaling_length":
+            if not _is_int(value) or value < 2 * sample_freq or value % sample_freq:
+                raise GenerationError(
+                    f"scaling_length must be an integer multiple of sample_freq={sample_freq} "
+                    f"and at least twice it, got {value!r}")
+            physics[key] = int(value)
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
             raise GenerationError(f"{key} must be a number, got {value!r}")
@@ -307,7 +323,8 @@ def _split_shapes(generator: Generator, params: dict[str, Any]) -> dict[str, dic
     for split in SPLITS:
         length = params["length_test" if split == "test" else "length"]
         frames = simulate.num_frames(length, params["sample_freq"])
-        shapes[split] = generator.shapes(params[f"num_{split}"], params["num_atoms"], frames)
+        shapes[split] = generator.shapes(params[f"num_{split}"], params["num_atoms"], frames,
+                                         params["physics"])
     return shapes
 
 

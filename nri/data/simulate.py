@@ -37,6 +37,7 @@ __all__ = [
     "run_charged",
     "run_kuramoto",
     "run_springs",
+    "scale_per_oscillator",
     "simulate_charged",
     "simulate_kuramoto",
     "simulate_springs",
@@ -422,6 +423,7 @@ def run_kuramoto(
     *,
     dt: float = 0.01,
     coupling_strength: float = 1.0,
+    with_phase: bool = False,
 ) -> np.ndarray:
     """Integrate Kuramoto systems with classic RK4 from given initial phases (deterministic).
 
@@ -432,7 +434,8 @@ def run_kuramoto(
     Shapes:
         phase0, omega: [S, N]; edges: [S, N, N] with edges[s, i, j] = 1 iff j drives i
         returns: feat [S, N, T, 3] float64 with feat[..., 0] = dφ/dt, [..., 1] = sin φ,
-        [..., 2] = ω; T = length // sample_freq - 1
+        [..., 2] = ω; with_phase: [S, N, T, 4] with the unwrapped φ at [..., 2], ω at [..., 3];
+        T = length // sample_freq - 1
     """
     num_sims, num_atoms = phase0.shape
     if omega.shape != phase0.shape or edges.shape != (num_sims, num_atoms, num_atoms):
@@ -444,7 +447,7 @@ def run_kuramoto(
                                     dtype=np.float64)
     phase = np.ascontiguousarray(phase0.T, dtype=np.float64)
     omega_t = np.ascontiguousarray(omega.T, dtype=np.float64)
-    out = np.empty((frames, 2, num_atoms, num_sims))
+    out = np.empty((frames, 2 + int(with_phase), num_atoms, num_sims))
     half = 0.5 * dt
     for step in range(1, frames * sample_freq + 1):
         k1 = _kuramoto_rate(phase, omega_t, coupling)
@@ -456,9 +459,11 @@ def run_kuramoto(
             frame = step // sample_freq - 1
             out[frame, 0] = _kuramoto_rate(phase, omega_t, coupling)
             out[frame, 1] = np.sin(phase)
-    feat = np.empty((num_sims, num_atoms, frames, 3))
-    feat[..., :2] = out.transpose(3, 2, 0, 1)  # [T, 2, N, S] -> [S, N, T, 2]
-    feat[..., 2] = omega[:, :, None]
+            if with_phase:
+                out[frame, 2] = phase
+    feat = np.empty((num_sims, num_atoms, frames, out.shape[1] + 1))
+    feat[..., :-1] = out.transpose(3, 2, 0, 1)  # [T, C, N, S] -> [S, N, T, C]
+    feat[..., -1] = omega[:, :, None]
     return feat
 
 
@@ -475,19 +480,59 @@ def simulate_kuramoto(
     coupling_prob: float = 0.5,
     coupling_strength: float = 1.0,
     directed: bool = True,
+    rate_scaling: str = "per_oscillator",
+    scaling_length: int = 1000,
+    with_phase: bool = False,
     noise_var: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Simulate ``num_sims`` Kuramoto systems (graph, ω, φ₀, trajectory, noise).
+    """Simulate ``num_sims`` Kuramoto systems (graph, ω, φ₀, trajectory, scaling, noise).
+
+    ``rate_scaling="per_oscillator"`` rescales each oscillator's dφ/dt to [-1, 1] over its own
+    trajectory, as the authors' Kuramoto generator does; an oscillator that nothing drives has a
+    constant rate and gets 0. This removes ω (a separate feature) from the rate and leaves the
+    coupling's modulation at full scale: with the raw rate (``"none"``), ω ∈ [1, 10) dominates
+    and NRI stays near chance. The scale is taken over the first ``scaling_length`` integration
+    steps (the test length by default, as the authors), so a training trajectory is the start of
+    a test-length one, scaled the same way.
+
+    ``with_phase`` adds the unwrapped phase, scaled to [-1, 1] per oscillator over the same
+    window, as a fourth feature before ω (the authors' generator writes it; the paper lists three).
 
     Shapes:
-        returns: feat [S, N, T, 3] (dφ/dt, sin φ, ω), edges [S, N, N] with
+        returns: feat [S, N, T, D] (dφ/dt, sin φ, [φ,] ω; D = 3 or 4), edges [S, N, N] with
         edges[s, i, j] = 1 iff j drives i; both float64; T = length // sample_freq - 1
     """
+    if rate_scaling not in ("per_oscillator", "none"):
+        raise ValueError(f"rate_scaling must be 'per_oscillator' or 'none', got {rate_scaling!r}")
     phase0, omega, edges = kuramoto_initial_state(
         num_sims, num_atoms, rng, omega_low=omega_low, omega_high=omega_high,
         coupling_prob=coupling_prob, directed=directed,
     )
-    feat = run_kuramoto(phase0, omega, edges, length, sample_freq, dt=dt,
-                        coupling_strength=coupling_strength)
+    window = max(length, scaling_length) if rate_scaling == "per_oscillator" else length
+    if with_phase:
+        window = max(length, scaling_length)
+    feat = run_kuramoto(phase0, omega, edges, window, sample_freq, dt=dt,
+                        coupling_strength=coupling_strength, with_phase=with_phase)
+    if rate_scaling == "per_oscillator":
+        feat[..., 0] = scale_per_oscillator(feat[..., 0])
+    if with_phase:
+        feat[..., 2] = scale_per_oscillator(feat[..., 2])
+    feat = np.ascontiguousarray(feat[:, :, :num_frames(length, sample_freq)])
     _add_noise((feat,), noise_var, rng)
     return feat, edges
+
+
+def scale_per_oscillator(series: np.ndarray) -> np.ndarray:
+    """Min/max-scale each oscillator's series to [-1, 1] over time; a constant series gives 0.
+
+    Shapes:
+        series: [S, N, T]; returns: [S, N, T]
+    """
+    low = series.min(axis=-1, keepdims=True)
+    high = series.max(axis=-1, keepdims=True)
+    span = high - low
+    # A rate that no other oscillator drives is ω to rounding; 1e-9 relative is far below any
+    # coupling effect (|Σ sin| reaches ~1 for one coupled neighbour).
+    flat = span <= 1e-9 * np.maximum(1.0, np.abs(high))
+    scaled = 2.0 * (series - low) / np.where(flat, 1.0, span) - 1.0
+    return np.where(flat, 0.0, scaled)

@@ -12,11 +12,23 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from nri.models.graph import edge2node, edge_index, node2edge
 from nri.models.messages import TypedMessages
 
 GraphFn = Callable[[int, torch.Tensor], torch.Tensor]
+
+
+def maybe_checkpointed(fn: Callable[..., torch.Tensor], enabled: bool, *args: torch.Tensor):
+    """``fn(*args)``; with ``enabled`` and grad on, its activations are recomputed in backward.
+
+    Checkpointing one decoder step keeps only the step's inputs for the backward pass instead of
+    every intermediate (the per-edge messages dominate): less memory for one more forward pass.
+    """
+    if enabled and torch.is_grad_enabled():
+        return checkpoint(fn, *args, use_reentrant=False)
+    return fn(*args)
 
 
 def markov_rollout(step: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
@@ -44,10 +56,12 @@ class MLPDecoder(nn.Module):
     """
 
     def __init__(self, dims: int, edge_types: int, hidden: int, dropout: float = 0.0,
-                 skip_first: bool = False, msg_hidden: int | None = None):
+                 skip_first: bool = False, msg_hidden: int | None = None,
+                 checkpoint: bool = False):
         super().__init__()
         msg_hidden = msg_hidden or hidden
         self.skip_first = skip_first
+        self.checkpoint = checkpoint
         self.messages = TypedMessages(2 * dims, msg_hidden, msg_hidden,
                                       edge_types - int(skip_first), "relu", dropout)
         self.out = nn.Sequential(
@@ -71,7 +85,8 @@ class MLPDecoder(nn.Module):
         if burn_in_steps is not None:
             # Markovian: from the last ground-truth input the roll-out is a plain multi-step one.
             raise ValueError("the MLP decoder uses pred_steps, not burn_in_steps")
-        return markov_rollout(lambda s: self.single_step(s, edges), x, pred_steps)
+        return markov_rollout(
+            lambda s: maybe_checkpointed(self.single_step, self.checkpoint, s, edges), x, pred_steps)
 
 
 class RNNDecoder(nn.Module):
@@ -85,9 +100,10 @@ class RNNDecoder(nn.Module):
     """
 
     def __init__(self, dims: int, edge_types: int, hidden: int, dropout: float = 0.0,
-                 skip_first: bool = False):
+                 skip_first: bool = False, checkpoint: bool = False):
         super().__init__()
         self.skip_first = skip_first
+        self.checkpoint = checkpoint
         self.hidden = hidden
         self.dims = dims
         num_msg_types = edge_types - int(skip_first)
@@ -146,6 +162,6 @@ class RNNDecoder(nn.Module):
             inputs.append(ins)
             if graph_fn is not None and burn_in_steps is not None and s > burn_in_steps:
                 edges = graph_fn(s, torch.stack(inputs[:-1], dim=2))
-            pred, hidden = self.step(ins, hidden, edges)
+            pred, hidden = maybe_checkpointed(self.step, self.checkpoint, ins, hidden, edges)
             preds.append(pred)
         return torch.stack(preds, dim=2)  # [B, N, T-1, D]
