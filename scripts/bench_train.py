@@ -86,6 +86,32 @@ def run_one(args: argparse.Namespace) -> dict:
     return out
 
 
+def matmul_bound(batch_size: int, hidden: int, num_atoms: int = 5, frames: int = 49,
+                 pred_steps: int = 10, edge_types: int = 2) -> dict:
+    """This machine's float32 GEMM speed on the MLP decoder's main product, and what it implies.
+
+    The second message layer of the MLP decoder is a [rows, H] x [H, H] product per edge type for
+    rows = batch x edges x start points, once per predicted step; forward and backward cost about
+    3x the forward FLOPs. Its time alone bounds mlp/mlp training from above at any implementation.
+    """
+    import torch
+
+    edges = num_atoms * (num_atoms - 1)
+    starts = -(-frames // pred_steps)
+    rows = batch_size * edges * starts
+    a, w = torch.randn(rows, hidden), torch.randn(hidden, hidden)
+    for _ in range(3):
+        a @ w
+    reps = 20
+    start = time.perf_counter()
+    for _ in range(reps):
+        a @ w
+    per_gemm = (time.perf_counter() - start) / reps
+    gflops = 2 * rows * hidden * hidden / per_gemm / 1e9
+    batch_s = 3 * per_gemm * edge_types * pred_steps
+    return {"gemm_gflops": gflops, "max_samples_per_s": batch_size / batch_s}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pairs", nargs="+", default=PAIRS, help="encoder/decoder pairs")
@@ -141,6 +167,11 @@ def main() -> None:
         if args.device == "cuda":
             line += f" {r['peak_gpu_mb']:.0f} |"
         print(line)
+    if args.device == "cpu":
+        bound = matmul_bound(args.batch_size, args.hidden)
+        print(f"# float32 GEMM on this machine: {bound['gemm_gflops']:.0f} GFLOP/s; the MLP decoder's "
+              f"second message layer alone (forward + backward, K = 2) allows at most "
+              f"{bound['max_samples_per_s']:.0f} samples/s at this size")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

@@ -101,7 +101,7 @@ def test_planner_runs_needed_rows_first_and_shared_runs_once(jobs_script, tmp_pa
     assert {j.row for j in jobs} == {"corr_path", "corr_lstm", "nri_sim", "nri_learned", "supervised",
                                      "static", "lstm_single", "lstm_joint", "nri_full_graph", "nri_true_graph"}
     assert jobs[0].run_dir == out / "springs5" / "corr_path" / "seed1"
-    assert jobs[0].dataset["num_train"] == 5000 and jobs[0].data_dir.name == "quick"
+    assert jobs[0].dataset["num_train"] == 50000 and jobs[0].data_dir.name == "quick"
     plan = jobs_script.launches(jobs, force=False)
     same = ["dataset.num_atoms=5", "seed=1,2", f"profile.out_dir={out}"]
     assert plan == [["experiment=table1_springs", "row=lstm_single", *same],

@@ -212,12 +212,28 @@ class NRIModule(pl.LightningModule):
         perm, acc_perm = metrics.best_permutation(counts.cpu())
         out = {f"{split}/edge_acc": raw, f"{split}/edge_acc_perm": acc_perm}
         if self._scores:
-            out[f"{split}/auroc"] = metrics.auroc(torch.cat(self._scores), torch.cat(self._labels))
+            out[f"{split}/auroc"] = metrics.auroc(self._gather_1d(torch.cat(self._scores)),
+                                                  self._gather_1d(torch.cat(self._labels)))
         self.edge_permutation = perm
         for k, v in out.items():
             if not math.isnan(v):
                 self.log(k, v, rank_zero_only=True)
         return out
+
+    def _gather_1d(self, values: torch.Tensor) -> torch.Tensor:
+        """Every rank's values, concatenated (ranks may hold different counts); CPU.
+
+        Shapes:
+            values: [n_rank] -> [sum of n over ranks]
+        """
+        if self.trainer.world_size <= 1:
+            return values
+        size = torch.tensor([values.numel()], device=self.device)
+        sizes = self.all_gather(size).reshape(-1).tolist()
+        padded = values.new_zeros(max(sizes)).to(self.device)
+        padded[: values.numel()] = values.to(self.device)
+        gathered = self.all_gather(padded).cpu()  # [world, max n]
+        return torch.cat([gathered[rank, :n] for rank, n in enumerate(sizes)])
 
     def on_validation_epoch_start(self) -> None:
         self._reset_eval_state()
