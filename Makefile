@@ -14,7 +14,7 @@ PROFILE ?= quick
 .DEFAULT_GOAL := help
 TABLE_DATASETS ?= springs charged kuramoto
 .PHONY: help install test test-fast lint data data-10 quickstart springs-fast train sweep bench bench-data \
-	reproduce-table1 reproduce-table2 real-data tensorboard clean
+	reproduce-table1 reproduce-table2 tables-quick real-data tensorboard clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
@@ -61,6 +61,12 @@ reproduce-table1: install ## Table 1 (edge accuracy) -> outputs/tables/table1.md
 reproduce-table2: install ## Table 2 (MSE at 1/10/20 steps) -> outputs/tables/table2.md; same options
 	$(PY) scripts/table_jobs.py --profile $(PROFILE) $(addprefix table2_,$(TABLE_DATASETS)) $(if $(ARGS),-- $(ARGS))
 	$(PY) scripts/make_tables.py --profile $(PROFILE)
+
+tables-quick: install ## the README's quick tables: Table 1 (5 objects) + Table 2 (springs), two parallel 1-thread streams
+	$(PY) scripts/table_jobs.py --profile quick table1_springs table2_springs -- threads=1 & pid=$$!; \
+	$(PY) scripts/table_jobs.py --profile quick table1_charged table1_kuramoto -- threads=1; status=$$?; \
+	wait $$pid && test $$status -eq 0
+	$(PY) scripts/make_tables.py --profile quick
 
 train: install ## train with the defaults (add ARGS="encoder=cnn decoder=rnn ...")
 	$(PY) -m nri.train $(ARGS)
