@@ -110,5 +110,5 @@ def test_checkpointed_decoder_gives_the_same_outputs_and_gradients(cls, kwargs):
         out.square().sum().backward()
         grads.append((out.detach(), [p.grad.clone() for p in model.parameters()]))
     torch.testing.assert_close(grads[0][0], grads[1][0])
-    for a, b in zip(grads[0][1], grads[1][1]):
+    for a, b in zip(grads[0][1], grads[1][1], strict=True):
         torch.testing.assert_close(a, b)

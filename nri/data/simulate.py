@@ -490,8 +490,8 @@ def simulate_kuramoto(
     ``rate_scaling="per_oscillator"`` rescales each oscillator's dφ/dt to [-1, 1] over its own
     trajectory, as the authors' Kuramoto generator does; an oscillator that nothing drives has a
     constant rate and gets 0. This removes ω (a separate feature) from the rate and leaves the
-    coupling's modulation at full scale: with the raw rate (``"none"``), ω ∈ [1, 10) dominates
-    and NRI stays near chance. The scale is taken over the first ``scaling_length`` integration
+    coupling's modulation at full scale; with the raw rate (``"none"``), ω ∈ [1, 10) dwarfs it.
+    The scale is taken over the first ``scaling_length`` integration
     steps (the test length by default, as the authors), so a training trajectory is the start of
     a test-length one, scaled the same way.
 
