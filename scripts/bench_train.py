@@ -2,6 +2,12 @@
 
     python scripts/bench_train.py                      # CPU, batch 128, hidden 256, springs5
     python scripts/bench_train.py --device cuda --compile --precision bf16-mixed --data-on-device
+    python scripts/bench_train.py --baseline           # also time the original code's formulation
+
+With ``--baseline`` every pair is also trained, on the same batches and in its own process, in the
+original code's formulation (scripts/reference_formulation.py: dense one-hot message passing,
+per-edge-type layers in a loop), so the speed-up is measured on the machine at hand, not against
+a figure taken elsewhere.
 
 Each pair runs in its own process so that its peak RSS is its own. The figure is measured over
 full Lightning training steps (data loading, forward, backward, optimiser) after a warm-up.
@@ -86,6 +92,27 @@ def run_one(args: argparse.Namespace) -> dict:
     return out
 
 
+def run_baseline(args: argparse.Namespace) -> dict:
+    import torch
+
+    from nri.data.datamodule import NRIDataModule
+    from reference_formulation import samples_per_second
+
+    torch.manual_seed(0)
+    dataset = {"name": "springs", "num_atoms": 5, "suffix": "_springs5", "format": "locvel", "dims": 4,
+               "edge_types": 2, "has_edges": True, "train_steps": 49, "test_burn_in": 49,
+               "test_horizon": 20}
+    dm = NRIDataModule(dataset, args.data_dir, batch_size=args.batch_size, shuffle=True)
+    dm.load()
+    batches = []
+    while len(batches) < args.warmup + args.steps:
+        batches += [b["x"][:, :, :49] for b in dm.train_dataloader()]
+    rate = samples_per_second(args.one_baseline, batches[: args.warmup + args.steps], args.hidden,
+                              args.warmup)
+    return {"pair": args.one_baseline, "samples_per_s": rate,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
 def matmul_bound(batch_size: int, hidden: int, num_atoms: int = 5, frames: int = 49,
                  pred_steps: int = 10, edge_types: int = 2) -> dict:
     """This machine's float32 GEMM speed on the MLP decoder's main product, and what it implies.
@@ -112,6 +139,24 @@ def matmul_bound(batch_size: int, hidden: int, num_atoms: int = 5, frames: int =
     return {"gemm_gflops": gflops, "max_samples_per_s": batch_size / batch_s}
 
 
+def _common_flags(args: argparse.Namespace) -> list[str]:
+    flags = []
+    for name in ("batch_size", "hidden", "steps", "warmup", "device", "precision"):
+        flags += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    return flags + [f for f, on in (("--compile", args.compile), ("--data-on-device", args.data_on_device),
+                                    ("--skip-first", args.skip_first),
+                                    ("--checkpoint", args.checkpoint)) if on]
+
+
+def _run_child(flags: list[str], what: str) -> dict:
+    """Run one measurement in a fresh process (its peak RSS is its own); its last line is JSON."""
+    proc = subprocess.run([sys.executable, __file__] + flags, capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(proc.stderr[-3000:], file=sys.stderr)
+        raise SystemExit(f"benchmark of {what} failed")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pairs", nargs="+", default=PAIRS, help="encoder/decoder pairs")
@@ -129,28 +174,30 @@ def main() -> None:
                    help="recompute decoder activations in backward (less memory, more time)")
     p.add_argument("--data-dir", default=None, help="existing springs5 data (else a temp set is made)")
     p.add_argument("--json", default=None, help="also write the results here")
+    p.add_argument("--baseline", action="store_true",
+                   help="also time the original code's formulation of each pair (CPU only)")
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--one-baseline", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.baseline and args.device != "cpu":
+        p.error("--baseline runs the original formulation, which is CPU-only; drop --device cuda")
     if args.one:
         print(json.dumps(run_one(args)))
+        return
+    if args.one_baseline:
+        print(json.dumps(run_baseline(args)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         if args.data_dir is None:
             args.data_dir = tmp
             make_data(Path(tmp), args.num_train)
-        results = []
+        results, baselines = [], {}
         for pair in args.pairs:
-            cmd = [sys.executable, __file__, "--one", pair, "--data-dir", str(args.data_dir)]
-            for flag in ("batch_size", "hidden", "steps", "warmup", "device", "precision"):
-                cmd += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
-            cmd += [f for f, on in (("--compile", args.compile), ("--data-on-device", args.data_on_device),
-                                    ("--skip-first", args.skip_first),
-                                    ("--checkpoint", args.checkpoint)) if on]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            if proc.returncode != 0:
-                print(proc.stderr[-3000:], file=sys.stderr)
-                raise SystemExit(f"benchmark of {pair} failed")
-            results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            if args.baseline:
+                baselines[pair] = _run_child(["--one-baseline", pair, "--data-dir", str(args.data_dir)]
+                                             + _common_flags(args), f"baseline {pair}")
+            results.append(_run_child(["--one", pair, "--data-dir", str(args.data_dir)]
+                                      + _common_flags(args), pair))
     import torch
 
     machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
@@ -159,13 +206,19 @@ def main() -> None:
     print(f"# nri training throughput: batch {args.batch_size}, hidden {args.hidden}, springs5, "
           f"{args.device} ({machine}), precision {args.precision}, compile {args.compile}, "
           f"decoder checkpointing {args.checkpoint}")
-    print("| encoder/decoder | samples/s | 50k-sim epoch (s) | peak RSS (MB) |" +
-          (" peak GPU (MB) |" if args.device == "cuda" else ""))
-    print("|---|---|---|---|" + ("---|" if args.device == "cuda" else ""))
+    extra = (" peak GPU (MB) |" if args.device == "cuda" else "")
+    if args.baseline:
+        extra += " original formulation: samples/s | its peak RSS (MB) | speed-up |"
+    print("| encoder/decoder | samples/s | 50k-sim epoch (s) | peak RSS (MB) |" + extra)
+    print("|---|---|---|---|" + "---|" * extra.count("|"))
     for r in results:
         line = f"| {r['pair']} | {r['samples_per_s']:.0f} | {r['epoch_50k_s']:.1f} | {r['peak_rss_mb']:.0f} |"
         if args.device == "cuda":
             line += f" {r['peak_gpu_mb']:.0f} |"
+        if args.baseline:
+            base = baselines[r["pair"]]
+            line += (f" {base['samples_per_s']:.0f} | {base['peak_rss_mb']:.0f} | "
+                     f"{r['samples_per_s'] / base['samples_per_s']:.2f}x |")
         print(line)
     if args.device == "cpu":
         bound = matmul_bound(args.batch_size, args.hidden)

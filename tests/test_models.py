@@ -95,6 +95,27 @@ def test_typed_messages_from_nodes_equals_messages_on_edge_features(num_types):
     assert torch.allclose(msgs.from_nodes(x, s, r, weights), msgs(node2edge(x, s, r), weights), atol=1e-6)
 
 
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("num_types", [1, 3])
+def test_typed_messages_equal_one_mlp_per_edge_type(num_types, activation):
+    """The fused, type-major computation is the reference's loop over K separate two-layer MLPs."""
+    from nri.models.messages import TypedMessages
+
+    torch.manual_seed(0)
+    hidden, out_dim = 8, 6
+    msgs = TypedMessages(2 * D, hidden, out_dim, num_types, activation).eval()
+    pre = torch.randn(B, N * (N - 1), 7, 2 * D)
+    weights = torch.rand(B, N * (N - 1), num_types)
+    act = torch.tanh if activation == "tanh" else torch.relu
+    expected = torch.zeros(B, N * (N - 1), 7, out_dim)
+    for k in range(num_types):
+        w1 = msgs.fc1.weight[k * hidden:(k + 1) * hidden]
+        b1 = msgs.fc1.bias[k * hidden:(k + 1) * hidden]
+        h = act(act(pre @ w1.T + b1) @ msgs.w2[k] + msgs.b2[k])
+        expected += h * weights[:, :, None, k:k + 1]
+    assert torch.allclose(msgs(pre, weights), expected, atol=1e-5)
+
+
 @pytest.mark.parametrize("cls, kwargs", [(MLPDecoder, {}), (RNNDecoder, {"burn_in_steps": 4})])
 def test_checkpointed_decoder_gives_the_same_outputs_and_gradients(cls, kwargs):
     torch.manual_seed(0)

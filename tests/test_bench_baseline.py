@@ -1,0 +1,94 @@
+"""The benchmark's original-code formulation computes the same functions as nri's decoders.
+
+``make bench --baseline`` reports nri's speed-up over scripts/reference_formulation.py; the
+comparison only means something if both do the same arithmetic, which these tests pin down by
+copying nri's weights into the original formulation and comparing outputs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from nri.models.decoders import MLPDecoder, RNNDecoder
+
+ROOT = Path(__file__).resolve().parents[1]
+B, N, T, D, H, K = 3, 4, 12, 4, 16, 2
+
+
+def _reference():
+    spec = importlib.util.spec_from_file_location("reference_formulation",
+                                                  ROOT / "scripts" / "reference_formulation.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _copy_messages(ours, fc1_list, fc2_list):
+    for k in range(K):
+        fc1_list[k].weight.copy_(ours.messages.fc1.weight[k * H:(k + 1) * H])
+        fc1_list[k].bias.copy_(ours.messages.fc1.bias[k * H:(k + 1) * H])
+        fc2_list[k].weight.copy_(ours.messages.w2[k].t())
+        fc2_list[k].bias.copy_(ours.messages.b2[k])
+
+
+def _copy_out(ours, ref):
+    for mine, theirs in zip((ours.out[0], ours.out[3], ours.out[6]), (ref.out_fc1, ref.out_fc2, ref.out_fc3)):
+        theirs.load_state_dict(mine.state_dict())
+
+
+@torch.no_grad()
+def test_mlp_decoder_equals_the_original_formulation():
+    ref_mod = _reference()
+    torch.manual_seed(0)
+    ours = MLPDecoder(D, K, H).eval()
+    ref = ref_mod.DenseMLPDecoder(D, K, H).eval()
+    _copy_messages(ours, ref.msg_fc1, ref.msg_fc2)
+    _copy_out(ours, ref)
+    x = torch.randn(B, N, T, D)
+    edges = torch.softmax(torch.randn(B, N * (N - 1), K), -1)
+    rel_rec, rel_send = ref_mod.one_hot_relations(N)
+    assert torch.allclose(ours(x, edges, 4), ref(x, edges, rel_rec, rel_send, 4), atol=1e-5)
+
+
+@torch.no_grad()
+def test_rnn_decoder_equals_the_original_formulation():
+    ref_mod = _reference()
+    torch.manual_seed(0)
+    ours = RNNDecoder(D, K, H).eval()
+    ref = ref_mod.DenseRNNDecoder(D, K, H).eval()
+    _copy_messages(ours, ref.msg_fc1, ref.msg_fc2)
+    _copy_out(ours, ref)
+    w_r, w_i, w_h = ours.message_gates.weight.chunk(3, dim=0)
+    for theirs, w in zip((ref.hidden_r, ref.hidden_i, ref.hidden_h), (w_r, w_i, w_h)):
+        theirs.weight.copy_(w)
+    for j, theirs in enumerate((ref.input_r, ref.input_i, ref.input_n)):
+        theirs.weight.copy_(ours.input_gates.weight[j * H:(j + 1) * H])
+        theirs.bias.copy_(ours.input_gates.bias[j * H:(j + 1) * H])
+    x = torch.randn(B, N, T, D)
+    edges = torch.softmax(torch.randn(B, N * (N - 1), K), -1)
+    rel_rec, rel_send = ref_mod.one_hot_relations(N)
+    assert torch.allclose(ours(x, edges, burn_in_steps=7), ref(x, edges, rel_rec, rel_send, 7), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_bench_reports_the_speed_up_over_the_original_formulation():
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_train.py"), "--pairs", "mlp/mlp",
+                           "--baseline", "--steps", "1", "--warmup", "1", "--batch-size", "8",
+                           "--hidden", "16", "--num-train", "40"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("| mlp/mlp"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert len(cells) == 7 and cells[-1].endswith("x") and float(cells[-1][:-1]) > 0
+
+
+def test_bench_refuses_the_baseline_on_a_gpu():
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_train.py"), "--baseline",
+                           "--device", "cuda"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and "CPU-only" in proc.stderr
