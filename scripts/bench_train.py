@@ -94,9 +94,9 @@ def run_one(args: argparse.Namespace) -> dict:
 
 def run_baseline(args: argparse.Namespace) -> dict:
     import torch
+    from reference_formulation import samples_per_second
 
     from nri.data.datamodule import NRIDataModule
-    from reference_formulation import samples_per_second
 
     torch.manual_seed(0)
     dataset = {"name": "springs", "num_atoms": 5, "suffix": "_springs5", "format": "locvel", "dims": 4,

@@ -38,7 +38,7 @@ def _copy_messages(ours, fc1_list, fc2_list):
 
 
 def _copy_out(ours, ref):
-    for mine, theirs in zip((ours.out[0], ours.out[3], ours.out[6]), (ref.out_fc1, ref.out_fc2, ref.out_fc3)):
+    for mine, theirs in zip((ours.out[0], ours.out[3], ours.out[6]), (ref.out_fc1, ref.out_fc2, ref.out_fc3), strict=False):
         theirs.load_state_dict(mine.state_dict())
 
 
@@ -65,7 +65,7 @@ def test_rnn_decoder_equals_the_original_formulation():
     _copy_messages(ours, ref.msg_fc1, ref.msg_fc2)
     _copy_out(ours, ref)
     w_r, w_i, w_h = ours.message_gates.weight.chunk(3, dim=0)
-    for theirs, w in zip((ref.hidden_r, ref.hidden_i, ref.hidden_h), (w_r, w_i, w_h)):
+    for theirs, w in zip((ref.hidden_r, ref.hidden_i, ref.hidden_h), (w_r, w_i, w_h), strict=False):
         theirs.weight.copy_(w)
     for j, theirs in enumerate((ref.input_r, ref.input_i, ref.input_n)):
         theirs.weight.copy_(ours.input_gates.weight[j * H:(j + 1) * H])
