@@ -26,8 +26,16 @@ def test_node2edge_puts_sender_first():
 def test_edge2node_sums_incoming_edges_at_the_receiver():
     s, r = edge_index(3)
     edges = torch.ones(2, 6, 4)
-    nodes = edge2node(edges, r, 3)
+    nodes = edge2node(edges, 3)
     assert torch.equal(nodes, torch.full((2, 3, 4), 2.0))
+
+
+def test_edge2node_equals_a_scatter_add_over_receivers():
+    for n in (2, 5, 7):
+        _, r = edge_index(n)
+        edges = torch.randn(3, n * (n - 1), 2, 6)
+        expected = torch.zeros(3, n, 2, 6).index_add_(1, r, edges)
+        assert torch.allclose(edge2node(edges, n), expected, atol=1e-6)
 
 
 def test_adjacency_round_trip():

@@ -77,7 +77,7 @@ class MLPDecoder(nn.Module):
         weights = edges[..., int(self.skip_first):]
         # the input has only 2D features, so forming edge features first is cheaper than from_nodes
         msg = self.messages(node2edge(x, senders, receivers), weights)  # [B, E, S, H]
-        agg = edge2node(msg, receivers, n)  # [B, N, S, H], summed
+        agg = edge2node(msg, n)  # [B, N, S, H], summed
         return x + self.out(torch.cat([x, agg], dim=-1))
 
     def forward(self, x: torch.Tensor, edges: torch.Tensor, pred_steps: int = 1,
@@ -133,7 +133,7 @@ class RNNDecoder(nn.Module):
         senders, receivers = edge_index(n, ins.device)
         weights = edges[..., int(self.skip_first):]
         msg = self.messages.from_nodes(hidden, senders, receivers, weights) / self.msg_norm
-        agg = edge2node(msg, receivers, n) / self.dims  # [B, N, H]
+        agg = edge2node(msg, n) / self.dims  # [B, N, H]
         in_r, in_i, in_n = self.input_gates(ins).chunk(3, dim=-1)
         msg_r, msg_i, msg_n = self.message_gates(agg).chunk(3, dim=-1)
         r = torch.sigmoid(in_r + msg_r)

@@ -43,7 +43,7 @@ class MLPEncoder(nn.Module):
         h = self.mlp2(node2edge(h, senders, receivers))  # [B, E, 2H] -> [B, E, H]
         skip = h
         if self.factor:
-            h = self.mlp3(edge2node(h, receivers, n) / n)  # [B, N, H]; reference divides by N
+            h = self.mlp3(edge2node(h, n) / n)  # [B, N, H]; reference divides by N
             h = node2edge(h, senders, receivers)  # [B, E, 2H]
         else:
             h = self.mlp3(h)  # [B, E, H]
@@ -82,7 +82,7 @@ class CNNEncoder(nn.Module):
         if not self.factor:
             return self.fc_out(h)
         skip = h
-        h = self.mlp2(edge2node(h, receivers, n) / n)  # [B, N, H]
+        h = self.mlp2(edge2node(h, n) / n)  # [B, N, H]
         h = node2edge(h, senders, receivers)  # [B, E, 2H]
         h = self.mlp3(torch.cat([h, skip], dim=-1))  # [B, E, 3H] -> [B, E, H]
         return self.fc_out(h)

@@ -1,5 +1,8 @@
 """Edge indexing and index-based message passing over the fully connected directed graph.
 
+Node-to-edge is a gather by sender and receiver index; edge-to-node is a sum over each
+receiver's block of incoming edges.
+
 Edges are the N(N-1) ordered off-diagonal pairs (receiver i, sender j) in row-major order of the
 N x N matrix with the diagonal removed, so edge k of a graph with N objects is the k-th True entry of
 ``~eye(N)`` read row by row. This matches the reference's edge order (after its PR #20).
@@ -40,14 +43,17 @@ def node2edge(x: torch.Tensor, senders: torch.Tensor, receivers: torch.Tensor) -
     return torch.cat([x[:, senders], x[:, receivers]], dim=-1)
 
 
-def edge2node(edges: torch.Tensor, receivers: torch.Tensor, num_nodes: int) -> torch.Tensor:
+def edge2node(edges: torch.Tensor, num_nodes: int) -> torch.Tensor:
     """Sum the features of incoming edges at each receiver.
+
+    In the edge order of :func:`edge_index` the receivers are sorted, N - 1 edges each (edge k
+    goes to node k // (N - 1)), so the scatter-add over receivers is a reshape and a sum over
+    the N - 1 senders: no index tensor, and unlike ``index_add_`` nothing is kept for backward.
 
     Shapes:
         edges: [B, E, ...] -> [B, N, ...]
     """
-    out = edges.new_zeros((edges.shape[0], num_nodes) + tuple(edges.shape[2:]))
-    return out.index_add_(1, receivers, edges)
+    return edges.reshape((edges.shape[0], num_nodes, num_nodes - 1) + tuple(edges.shape[2:])).sum(2)
 
 
 def adjacency_to_edges(adj: torch.Tensor) -> torch.Tensor:

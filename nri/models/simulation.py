@@ -80,7 +80,7 @@ class SimulationDecoder(nn.Module):
         else:
             dist2 = diff.pow(2).sum(-1, keepdim=True)  # [B, E, S, 1]
             pair = self.strength * weight * diff / (dist2 * dist2.sqrt())
-        force = edge2node(pair, receivers, n)  # [B, N, S, 2], summed over senders
+        force = edge2node(pair, n)  # [B, N, S, 2], summed over senders
         if self.max_force is not None:
             force = force.clamp(-self.max_force, self.max_force)
         return force
