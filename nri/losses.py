@@ -3,21 +3,43 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
 
-def gaussian_nll(preds: torch.Tensor, target: torch.Tensor, variance: float,
+def gaussian_nll(preds: torch.Tensor, target: torch.Tensor, variance: float | torch.Tensor,
                  add_const: bool = False) -> torch.Tensor:
     """Negative log-likelihood of ``target`` under N(preds, variance), per sample and object.
 
+    ``variance`` is one number, or one per feature (a [D] tensor): a feature with a larger
+    variance weighs less in the loss.
+
     Shapes:
-        preds, target: [B, N, T, D] -> scalar
+        preds, target: [B, N, T, D]; variance: scalar or [D] -> scalar
     """
-    nll = (preds - target).pow(2).sum() / (2 * variance)
+    var = torch.as_tensor(variance, dtype=preds.dtype, device=preds.device)
+    nll = ((preds - target).pow(2) / (2 * var)).sum()
     if add_const:
-        nll = nll + 0.5 * math.log(2 * math.pi * variance) * target.numel()
+        nll = nll + (0.5 * torch.log(2 * math.pi * var)).expand(target.shape[-1]).sum() * (
+            target.numel() // target.shape[-1])
     return nll / (target.shape[0] * target.shape[1])
+
+
+def parse_variance(value: Any, dims: int) -> float | torch.Tensor:
+    """``model.var`` as the loss takes it: a positive number, or a list of ``dims`` of them.
+
+    Raises ValueError with what was wrong otherwise.
+    """
+    if isinstance(value, (int, float)):
+        if value <= 0:
+            raise ValueError(f"model.var must be positive, got {value}")
+        return float(value)
+    values = list(value)
+    if len(values) != dims or any(float(v) <= 0 for v in values):
+        raise ValueError(f"model.var must be a positive number or a list of {dims} positive numbers "
+                         f"(one per feature of dataset.dims={dims}), got {values}")
+    return torch.tensor([float(v) for v in values])
 
 
 def kl_categorical(probs: torch.Tensor, log_prior: torch.Tensor | None, num_atoms: int,

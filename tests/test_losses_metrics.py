@@ -28,6 +28,26 @@ def test_sparsity_prior_for_any_k():
         losses.make_log_prior(2, prior=[0.5, 0.6])
 
 
+def test_gaussian_nll_with_one_variance_per_feature():
+    torch.manual_seed(0)
+    preds, target = torch.randn(2, 3, 4, 2), torch.randn(2, 3, 4, 2)
+    per_feature = losses.gaussian_nll(preds, target, torch.tensor([0.5, 2.0]))
+    by_hand = (losses.gaussian_nll(preds[..., :1], target[..., :1], 0.5)
+               + losses.gaussian_nll(preds[..., 1:], target[..., 1:], 2.0))
+    assert per_feature.item() == pytest.approx(by_hand.item(), rel=1e-6)
+    same = losses.gaussian_nll(preds, target, torch.tensor([0.5, 0.5]), add_const=True)
+    assert same.item() == pytest.approx(losses.gaussian_nll(preds, target, 0.5, add_const=True).item(), rel=1e-6)
+
+
+def test_variance_setting_is_checked():
+    assert losses.parse_variance(5e-5, 3) == 5e-5
+    assert torch.equal(losses.parse_variance([0.01, 1, 1], 3), torch.tensor([0.01, 1.0, 1.0]))
+    with pytest.raises(ValueError, match="list of 3 positive numbers"):
+        losses.parse_variance([0.01, 1.0], 3)
+    with pytest.raises(ValueError, match="must be positive"):
+        losses.parse_variance(0.0, 3)
+
+
 def test_gaussian_nll_matches_reference_normalisation():
     preds, target = torch.zeros(2, 5, 3, 4), torch.ones(2, 5, 3, 4)
     assert losses.gaussian_nll(preds, target, 0.5).item() == pytest.approx(2 * 5 * 3 * 4 / (2 * 0.5) / 10)
@@ -65,3 +85,16 @@ def test_temperature_schedules_go_from_start_to_end(kind):
 def test_unknown_schedule_is_an_error():
     with pytest.raises(ValueError, match="unknown temperature schedule"):
         temperature(0, "warp")
+
+
+def test_module_weighs_features_by_their_variance_and_rejects_a_wrong_count():
+    from conftest import TINY_DATASET
+
+    from nri.models.module import NRIModule
+
+    enc, dec = {"name": "mlp", "hidden": 8}, {"name": "mlp", "hidden": 8}
+    dims = TINY_DATASET["dims"]
+    module = NRIModule(TINY_DATASET, {"var": [0.01] + [1.0] * (dims - 1)}, enc, dec)
+    assert torch.equal(module.variance, torch.tensor([0.01] + [1.0] * (dims - 1)))
+    with pytest.raises(ValueError, match=f"list of {dims} positive numbers"):
+        NRIModule(TINY_DATASET, {"var": [0.01, 1.0]}, enc, dec)

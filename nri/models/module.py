@@ -66,6 +66,8 @@ class NRIModule(pl.LightningModule):
                                           self.cfg.get("no_edge_prob"))
         self.register_buffer("log_prior", log_prior if log_prior is not None else torch.empty(0),
                              persistent=False)
+        var = losses.parse_variance(self.cfg.get("var", 5e-5), int(self.ds["dims"]))
+        self.register_buffer("variance", torch.as_tensor(var, dtype=torch.float32), persistent=False)
         self._reset_eval_state()
 
     # ------------------------------------------------------------------ graph
@@ -146,7 +148,7 @@ class NRIModule(pl.LightningModule):
             else:
                 edges = self.given_edges(batch)
             preds = self._decode(x, edges, m, burn_in, graph_fn)
-            nll = losses.gaussian_nll(preds, x[:, :, 1:], float(self.cfg.get("var", 5e-5)))
+            nll = losses.gaussian_nll(preds, x[:, :, 1:], self.variance)
             loss = nll
             log["train/nll"] = nll
             log["train/mse"] = F.mse_loss(preds, x[:, :, 1:])
@@ -258,7 +260,7 @@ class NRIModule(pl.LightningModule):
         else:
             edges = self.eval_edges(logits) if logits is not None else self.given_edges(batch)
             preds = self._decode(x, edges, 1)
-            nll = losses.gaussian_nll(preds, x[:, :, 1:], float(self.cfg.get("var", 5e-5)))
+            nll = losses.gaussian_nll(preds, x[:, :, 1:], self.variance)
             log["val/nll"] = nll
             log["val/mse"] = F.mse_loss(preds, x[:, :, 1:])
             loss = nll
