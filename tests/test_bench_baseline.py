@@ -38,41 +38,39 @@ def _copy_messages(ours, fc1_list, fc2_list):
 
 
 def _copy_out(ours, ref):
-    for mine, theirs in zip((ours.out[0], ours.out[3], ours.out[6]), (ref.out_fc1, ref.out_fc2, ref.out_fc3), strict=False):
+    for mine, theirs in zip((ours.out[0], ours.out[3], ours.out[6]), (ref.out_fc1, ref.out_fc2, ref.out_fc3),
+                            strict=True):
         theirs.load_state_dict(mine.state_dict())
 
 
-@torch.no_grad()
-def test_mlp_decoder_equals_the_original_formulation():
+def _paired(ours_cls, ref_name):
+    """nri's decoder and the original formulation's, sharing messages and output layers."""
     ref_mod = _reference()
     torch.manual_seed(0)
-    ours = MLPDecoder(D, K, H).eval()
-    ref = ref_mod.DenseMLPDecoder(D, K, H).eval()
+    ours = ours_cls(D, K, H).eval()
+    ref = getattr(ref_mod, ref_name)(D, K, H).eval()
     _copy_messages(ours, ref.msg_fc1, ref.msg_fc2)
     _copy_out(ours, ref)
     x = torch.randn(B, N, T, D)
     edges = torch.softmax(torch.randn(B, N * (N - 1), K), -1)
-    rel_rec, rel_send = ref_mod.one_hot_relations(N)
+    return ours, ref, x, edges, ref_mod.one_hot_relations(N)
+
+
+@torch.no_grad()
+def test_mlp_decoder_equals_the_original_formulation():
+    ours, ref, x, edges, (rel_rec, rel_send) = _paired(MLPDecoder, "DenseMLPDecoder")
     assert torch.allclose(ours(x, edges, 4), ref(x, edges, rel_rec, rel_send, 4), atol=1e-5)
 
 
 @torch.no_grad()
 def test_rnn_decoder_equals_the_original_formulation():
-    ref_mod = _reference()
-    torch.manual_seed(0)
-    ours = RNNDecoder(D, K, H).eval()
-    ref = ref_mod.DenseRNNDecoder(D, K, H).eval()
-    _copy_messages(ours, ref.msg_fc1, ref.msg_fc2)
-    _copy_out(ours, ref)
+    ours, ref, x, edges, (rel_rec, rel_send) = _paired(RNNDecoder, "DenseRNNDecoder")
     w_r, w_i, w_h = ours.message_gates.weight.chunk(3, dim=0)
-    for theirs, w in zip((ref.hidden_r, ref.hidden_i, ref.hidden_h), (w_r, w_i, w_h), strict=False):
+    for theirs, w in zip((ref.hidden_r, ref.hidden_i, ref.hidden_h), (w_r, w_i, w_h), strict=True):
         theirs.weight.copy_(w)
     for j, theirs in enumerate((ref.input_r, ref.input_i, ref.input_n)):
         theirs.weight.copy_(ours.input_gates.weight[j * H:(j + 1) * H])
         theirs.bias.copy_(ours.input_gates.bias[j * H:(j + 1) * H])
-    x = torch.randn(B, N, T, D)
-    edges = torch.softmax(torch.randn(B, N * (N - 1), K), -1)
-    rel_rec, rel_send = ref_mod.one_hot_relations(N)
     assert torch.allclose(ours(x, edges, burn_in_steps=7), ref(x, edges, rel_rec, rel_send, 7), atol=1e-5)
 
 
