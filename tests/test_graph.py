@@ -44,3 +44,10 @@ def test_adjacency_round_trip():
     vals = adjacency_to_edges(adj)
     assert vals.shape == (2, 12)
     assert torch.equal(edges_to_adjacency(vals, 4), adj)
+
+
+def test_edge2node_rejects_a_wrong_edge_count():
+    import pytest
+
+    with pytest.raises(ValueError, match=r"\[B, 6, \.\.\.\] for 3 objects"):
+        edge2node(torch.ones(2, 5, 4), 3)

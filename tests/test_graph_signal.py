@@ -44,7 +44,14 @@ def test_prints_one_mse_per_feature_and_graph(tmp_path):
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = [line for line in proc.stdout.splitlines() if line.startswith("graph ")]
+    assert "after 1 epochs" in lines[0]
     assert len(lines) == 2
     for line in lines:
         values = line.split("[")[1].split("]")[0].split()
         assert len(values) == 3 and all(float(v) >= 0 for v in values)
+
+
+def test_unknown_graph_variant_stops_before_training(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "graph_signal.py"), "--data-dir", str(tmp_path),
+                           "--graphs", "true", "random"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode != 0 and "unknown graph variant 'random'" in proc.stderr

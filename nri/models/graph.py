@@ -53,6 +53,9 @@ def edge2node(edges: torch.Tensor, num_nodes: int) -> torch.Tensor:
     Shapes:
         edges: [B, E, ...] -> [B, N, ...]
     """
+    if edges.dim() < 2 or edges.shape[1] != num_nodes * (num_nodes - 1):
+        raise ValueError(f"edge2node expects [B, N(N-1), ...] = [B, {num_nodes * (num_nodes - 1)}, ...] "
+                         f"for {num_nodes} objects, got {tuple(edges.shape)}")
     return edges.reshape((edges.shape[0], num_nodes, num_nodes - 1) + tuple(edges.shape[2:])).sum(2)
 
 
