@@ -47,8 +47,11 @@ def run_one(args: argparse.Namespace) -> dict:
     dataset = {"name": "springs", "num_atoms": 5, "suffix": "_springs5", "format": "locvel", "dims": 4,
                "edge_types": 2, "has_edges": True, "train_steps": 49, "test_burn_in": 49,
                "test_horizon": 20}
-    dm = NRIDataModule(dataset, args.data_dir, batch_size=args.batch_size, shuffle=True,
-                       data_on_device=args.data_on_device)
+    micro_batches = args.micro_batches_by_pair[None]
+    # One optimiser step = micro_batches loader batches of batch_size / micro_batches each
+    # (Lightning's gradient accumulation): the same step size, a fraction of the activations.
+    dm = NRIDataModule(dataset, args.data_dir, batch_size=args.batch_size // micro_batches,
+                       shuffle=True, data_on_device=args.data_on_device)
     dm.load()
     model = {"skip_first": args.skip_first, "prediction_steps": 10}
     decoder = {"name": dec, "hidden": args.hidden}
@@ -78,6 +81,7 @@ def run_one(args: argparse.Namespace) -> dict:
     clock = Clock()
     trainer = pl.Trainer(accelerator="gpu" if args.device == "cuda" else "cpu", devices=1,
                          precision=args.precision, max_steps=args.warmup + args.steps,
+                         accumulate_grad_batches=micro_batches,
                          limit_val_batches=0, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, callbacks=[clock])
     trainer.fit(module, datamodule=dm)
@@ -85,7 +89,8 @@ def run_one(args: argparse.Namespace) -> dict:
         torch.cuda.synchronize()
     elapsed = time.perf_counter() - clock.start
     rate = clock.samples / elapsed
-    out = {"pair": args.one, "samples_per_s": rate, "epoch_50k_s": 50000 / rate,
+    out = {"pair": args.one, "micro_batches": micro_batches, "samples_per_s": rate,
+           "epoch_50k_s": 50000 / rate,
            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     if args.device == "cuda":
         out["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
@@ -139,6 +144,17 @@ def matmul_bound(batch_size: int, hidden: int, num_atoms: int = 5, frames: int =
     return {"gemm_gflops": gflops, "max_samples_per_s": batch_size / batch_s}
 
 
+def parse_micro_batches(parser: argparse.ArgumentParser, items: list[str]) -> dict:
+    """'4 cnn/mlp=8' -> {None: 4, 'cnn/mlp': 8} (None: every other pair; 1 if not given)."""
+    out: dict = {None: 1}
+    for item in items:
+        pair, _, count = item.rpartition("=")
+        if not count.isdigit() or int(count) < 1:
+            parser.error(f"--micro-batches takes N or PAIR=N with N a positive integer, got {item!r}")
+        out[pair or None] = int(count)
+    return out
+
+
 def _common_flags(args: argparse.Namespace) -> list[str]:
     flags = []
     for name in ("batch_size", "hidden", "steps", "warmup", "device", "precision"):
@@ -172,6 +188,9 @@ def main() -> None:
     p.add_argument("--skip-first", action="store_true", help="reference default is off")
     p.add_argument("--checkpoint", action="store_true",
                    help="recompute decoder activations in backward (less memory, more time)")
+    p.add_argument("--micro-batches", nargs="+", default=["1"], metavar="N|PAIR=N",
+                   help="split each batch into N micro-batches (gradient accumulation): one count "
+                        "for every pair, and/or per pair, e.g. '4 cnn/mlp=8'")
     p.add_argument("--data-dir", default=None, help="existing springs5 data (else a temp set is made)")
     p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--baseline", action="store_true",
@@ -179,6 +198,10 @@ def main() -> None:
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)
     p.add_argument("--one-baseline", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
+    args.micro_batches_by_pair = parse_micro_batches(p, args.micro_batches)
+    for count in args.micro_batches_by_pair.values():
+        if args.batch_size % count:
+            p.error(f"--batch-size {args.batch_size} does not split into {count} equal micro-batches")
     if args.baseline and args.device != "cpu":
         p.error("--baseline runs the original formulation, which is CPU-only; drop --device cuda")
     if args.one:
@@ -196,8 +219,9 @@ def main() -> None:
             if args.baseline:
                 baselines[pair] = _run_child(["--one-baseline", pair, "--data-dir", str(args.data_dir)]
                                              + _common_flags(args), f"baseline {pair}")
-            results.append(_run_child(["--one", pair, "--data-dir", str(args.data_dir)]
-                                      + _common_flags(args), pair))
+            micro = str(args.micro_batches_by_pair.get(pair, args.micro_batches_by_pair[None]))
+            results.append(_run_child(["--one", pair, "--data-dir", str(args.data_dir),
+                                       "--micro-batches", micro] + _common_flags(args), pair))
     import torch
 
     machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
@@ -209,10 +233,11 @@ def main() -> None:
     extra = (" peak GPU (MB) |" if args.device == "cuda" else "")
     if args.baseline:
         extra += " original formulation: samples/s | its peak RSS (MB) | speed-up |"
-    print("| encoder/decoder | samples/s | 50k-sim epoch (s) | peak RSS (MB) |" + extra)
-    print("|---|---|---|---|" + "---|" * extra.count("|"))
+    print("| encoder/decoder | micro-batches | samples/s | 50k-sim epoch (s) | peak RSS (MB) |" + extra)
+    print("|---|---|---|---|---|" + "---|" * extra.count("|"))
     for r in results:
-        line = f"| {r['pair']} | {r['samples_per_s']:.0f} | {r['epoch_50k_s']:.1f} | {r['peak_rss_mb']:.0f} |"
+        line = (f"| {r['pair']} | {r['micro_batches']} | {r['samples_per_s']:.0f} | "
+                f"{r['epoch_50k_s']:.1f} | {r['peak_rss_mb']:.0f} |")
         if args.device == "cuda":
             line += f" {r['peak_gpu_mb']:.0f} |"
         if args.baseline:

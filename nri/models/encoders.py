@@ -76,8 +76,7 @@ class CNNEncoder(nn.Module):
         senders, receivers = edge_index(n, x.device)
         pairs = node2edge(x, senders, receivers)  # [B, E, T, 2D]
         e = pairs.shape[1]
-        pairs = pairs.reshape(b * e, t, 2 * d).transpose(1, 2)  # -> [B*E, 2D, T]
-        h = self.cnn(pairs).reshape(b, e, -1)  # [B, E, H]
+        h = self.cnn(pairs.reshape(b * e, t, 2 * d)).reshape(b, e, -1)  # [B*E, T, 2D] -> [B, E, H]
         h = self.mlp1(h)
         if not self.factor:
             return self.fc_out(h)
