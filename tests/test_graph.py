@@ -51,3 +51,14 @@ def test_edge2node_rejects_a_wrong_edge_count():
 
     with pytest.raises(ValueError, match=r"\[B, 6, \.\.\.\] for 3 objects"):
         edge2node(torch.ones(2, 5, 4), 3)
+
+
+def test_edge_index_first_built_in_inference_mode_still_trains():
+    """The cached index tensors must not become inference tensors (a test/predict step first)."""
+    num_nodes = 13  # a size no other test builds first
+    with torch.inference_mode():
+        edge_index(num_nodes)
+    senders, receivers = edge_index(num_nodes)
+    x = torch.randn(2, num_nodes, 3, requires_grad=True)
+    node2edge(x, senders, receivers).square().sum().backward()
+    assert x.grad is not None and not senders.is_inference()

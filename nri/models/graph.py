@@ -17,8 +17,11 @@ import torch
 
 @functools.lru_cache(maxsize=64)
 def _edge_index_cpu(num_nodes: int) -> tuple[torch.Tensor, torch.Tensor]:
-    off_diag = ~torch.eye(num_nodes, dtype=torch.bool)
-    receivers, senders = off_diag.nonzero(as_tuple=True)
+    # Cached tensors outlive the call: a first call under torch.inference_mode (testing, predicting)
+    # must not make them inference tensors, which autograd refuses to save in later training steps.
+    with torch.inference_mode(False):
+        off_diag = ~torch.eye(num_nodes, dtype=torch.bool)
+        receivers, senders = off_diag.nonzero(as_tuple=True)
     return senders, receivers
 
 
