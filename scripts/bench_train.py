@@ -66,13 +66,16 @@ def run_one(args: argparse.Namespace) -> dict:
     class Clock(pl.Callback):
         def __init__(self):
             self.start = None
+            self.starts = 0  # how often the clock was started: once, or the timing is wrong
             self.samples = 0
 
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-            if trainer.global_step == args.warmup:
+            # once: with micro-batches every loader batch of the first timed step sees this step
+            if self.start is None and trainer.global_step == args.warmup:
                 if args.device == "cuda":
                     torch.cuda.synchronize()
                 self.start = time.perf_counter()
+                self.starts += 1
 
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
             if self.start is not None:
@@ -89,7 +92,9 @@ def run_one(args: argparse.Namespace) -> dict:
         torch.cuda.synchronize()
     elapsed = time.perf_counter() - clock.start
     rate = clock.samples / elapsed
-    out = {"pair": args.one, "micro_batches": micro_batches, "samples_per_s": rate,
+    out = {"pair": args.one, "micro_batches": micro_batches, "timed_samples": clock.samples,
+           "clock_starts": clock.starts,
+           "samples_per_s": rate,
            "epoch_50k_s": 50000 / rate,
            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     if args.device == "cuda":

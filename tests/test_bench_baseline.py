@@ -87,6 +87,27 @@ def test_bench_reports_the_speed_up_over_the_original_formulation():
     assert cells[-1].endswith("x") and float(cells[-1][:-1]) > 0
 
 
+@pytest.mark.slow
+def test_bench_times_exactly_the_timed_steps_with_micro_batches(tmp_path):
+    """The clock starts once, at the first micro-batch of the first timed step."""
+    import json
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from bench_train import make_data
+    finally:
+        sys.path.pop(0)
+    make_data(tmp_path, 40)
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_train.py"), "--one", "mlp/mlp",
+                           "--data-dir", str(tmp_path), "--steps", "3", "--warmup", "2", "--batch-size", "8",
+                           "--hidden", "16", "--micro-batches", "4"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["micro_batches"] == 4 and result["timed_samples"] == 3 * 8
+    assert result["clock_starts"] == 1
+
+
 def test_bench_rejects_micro_batches_that_do_not_split_the_batch():
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_train.py"), "--batch-size", "8",
                            "--micro-batches", "cnn/mlp=3"], capture_output=True, text=True, cwd=ROOT,

@@ -39,8 +39,8 @@ class TemporalCNN(nn.Module):
 
     The reference's layers (conv 5 -> ReLU -> BN -> max-pool 2 -> conv 5 -> ReLU -> BN, then a
     1x1 prediction weighted by a softmax attention over time), computed channels-last: each
-    convolution is one matrix product over unfolded windows ([M, T', C*k] x [C*k, H]), which on
-    CPU runs faster than the channels-first convolution kernels in forward and backward alike.
+    convolution is one matrix product over unfolded windows ([M, T', C*k] x [C*k, H]), which
+    trained faster than the channels-first convolution kernels on the development CPU.
     The parameters are ``nn.Conv1d`` modules, so their shapes and names are the reference's.
 
     Shapes:
