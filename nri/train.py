@@ -14,12 +14,15 @@ from omegaconf import DictConfig
 
 from nri.build import build_datamodule, build_module, build_trainer, finite, plain, write_json
 from nri.data.datamodule import DatasetError
+from nri.runtime import keep_freed_memory
 
 log = logging.getLogger("nri.train")
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Fit, test, and write ``metrics.json`` into the run directory; returns the metrics."""
+    if cfg.get("keep_freed_memory", True):
+        keep_freed_memory()  # before the first large allocation; see nri/runtime.py
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     if cfg.get("threads"):
         import torch

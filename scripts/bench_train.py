@@ -19,11 +19,14 @@ import argparse
 import json
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from nri.runtime import keep_freed_memory
 
 PAIRS = ["mlp/mlp", "cnn/mlp", "mlp/rnn"]
 
@@ -42,6 +45,8 @@ def run_one(args: argparse.Namespace) -> dict:
     from nri.data.datamodule import NRIDataModule
     from nri.models.module import NRIModule
 
+    if args.malloc in ("ours", "both"):
+        keep_freed_memory()  # as nri.train does (its `keep_freed_memory` setting)
     torch.manual_seed(0)
     enc, dec = args.one.split("/")
     dataset = {"name": "springs", "num_atoms": 5, "suffix": "_springs5", "format": "locvel", "dims": 4,
@@ -108,6 +113,8 @@ def run_baseline(args: argparse.Namespace) -> dict:
 
     from nri.data.datamodule import NRIDataModule
 
+    if args.malloc == "both":
+        keep_freed_memory()
     torch.manual_seed(0)
     dataset = {"name": "springs", "num_atoms": 5, "suffix": "_springs5", "format": "locvel", "dims": 4,
                "edge_types": 2, "has_edges": True, "train_steps": 49, "test_burn_in": 49,
@@ -149,6 +156,17 @@ def matmul_bound(batch_size: int, hidden: int, num_atoms: int = 5, frames: int =
     return {"gemm_gflops": gflops, "max_samples_per_s": batch_size / batch_s}
 
 
+def _median_run(runs: list[dict]) -> dict:
+    """The run with the median rate, with the largest peak RSS of all (a bound, not a typical value)."""
+    ordered = sorted(runs, key=lambda r: r["samples_per_s"])
+    out = dict(ordered[(len(ordered) - 1) // 2])
+    if len(ordered) % 2 == 0:
+        out["samples_per_s"] = statistics.median(r["samples_per_s"] for r in runs)
+        out["epoch_50k_s"] = 50000 / out["samples_per_s"]
+    out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+    return out
+
+
 def parse_micro_batches(parser: argparse.ArgumentParser, items: list[str]) -> dict:
     """'4 cnn/mlp=8' -> {None: 4, 'cnn/mlp': 8} (None: every other pair; 1 if not given)."""
     out: dict = {None: 1}
@@ -162,7 +180,7 @@ def parse_micro_batches(parser: argparse.ArgumentParser, items: list[str]) -> di
 
 def _common_flags(args: argparse.Namespace) -> list[str]:
     flags = []
-    for name in ("batch_size", "hidden", "steps", "warmup", "device", "precision"):
+    for name in ("batch_size", "hidden", "steps", "warmup", "device", "precision", "malloc"):
         flags += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
     return flags + [f for f, on in (("--compile", args.compile), ("--data-on-device", args.data_on_device),
                                     ("--skip-first", args.skip_first),
@@ -185,6 +203,8 @@ def main() -> None:
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--steps", type=int, default=20, help="timed steps after the warm-up")
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=1,
+                   help="rounds per pair (each in fresh processes); medians are reported")
     p.add_argument("--num-train", type=int, default=2000)
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--precision", default="32-true")
@@ -193,6 +213,10 @@ def main() -> None:
     p.add_argument("--skip-first", action="store_true", help="reference default is off")
     p.add_argument("--checkpoint", action="store_true",
                    help="recompute decoder activations in backward (less memory, more time)")
+    p.add_argument("--malloc", choices=["ours", "both", "none"], default="ours",
+                   help="which processes tune glibc's malloc to keep freed memory (nri/runtime.py): "
+                        "ours (the nri pairs, as nri.train does; the original formulation runs as "
+                        "it would on its own), both, or none")
     p.add_argument("--micro-batches", nargs="+", default=["1"], metavar="N|PAIR=N",
                    help="split each batch into N micro-batches (gradient accumulation): one count "
                         "for every pair, and/or per pair, e.g. '4 cnn/mlp=8'")
@@ -207,6 +231,8 @@ def main() -> None:
     for count in args.micro_batches_by_pair.values():
         if args.batch_size % count:
             p.error(f"--batch-size {args.batch_size} does not split into {count} equal micro-batches")
+    if args.repeats < 1:
+        p.error(f"--repeats must be at least 1, got {args.repeats}")
     if args.baseline and args.device != "cpu":
         p.error("--baseline runs the original formulation, which is CPU-only; drop --device cuda")
     if args.one:
@@ -219,14 +245,27 @@ def main() -> None:
         if args.data_dir is None:
             args.data_dir = tmp
             make_data(Path(tmp), args.num_train)
-        results, baselines = [], {}
+        results, baselines, rounds = [], {}, {}
         for pair in args.pairs:
-            if args.baseline:
-                baselines[pair] = _run_child(["--one-baseline", pair, "--data-dir", str(args.data_dir)]
-                                             + _common_flags(args), f"baseline {pair}")
             micro = str(args.micro_batches_by_pair.get(pair, args.micro_batches_by_pair[None]))
-            results.append(_run_child(["--one", pair, "--data-dir", str(args.data_dir),
-                                       "--micro-batches", micro] + _common_flags(args), pair))
+            ours_flags = (["--one", pair, "--data-dir", str(args.data_dir), "--micro-batches", micro]
+                          + _common_flags(args))
+            base_flags = ["--one-baseline", pair, "--data-dir", str(args.data_dir)] + _common_flags(args)
+            runs, base_runs = [], []
+            for r in range(args.repeats):
+                # each round times both back to back, in alternating order, so that a drift in the
+                # machine's speed (shared hosts) moves both figures of a round alike
+                order = [("ours", ours_flags), ("base", base_flags)] if r % 2 else \
+                    [("base", base_flags), ("ours", ours_flags)]
+                for who, flags in order:
+                    if who == "ours":
+                        runs.append(_run_child(flags, pair))
+                    elif args.baseline:
+                        base_runs.append(_run_child(flags, f"baseline {pair}"))
+            results.append(_median_run(runs))
+            if args.baseline:
+                baselines[pair] = _median_run(base_runs)
+                rounds[pair] = [o["samples_per_s"] / b["samples_per_s"] for o, b in zip(runs, base_runs)]
     import torch
 
     machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
@@ -234,7 +273,7 @@ def main() -> None:
         machine = torch.cuda.get_device_name(0)
     print(f"# nri training throughput: batch {args.batch_size}, hidden {args.hidden}, springs5, "
           f"{args.device} ({machine}), precision {args.precision}, compile {args.compile}, "
-          f"decoder checkpointing {args.checkpoint}")
+          f"decoder checkpointing {args.checkpoint}, malloc keeps freed memory: {args.malloc}")
     extra = (" peak GPU (MB) |" if args.device == "cuda" else "")
     if args.baseline:
         extra += " original formulation: samples/s | its peak RSS (MB) | speed-up |"
@@ -248,15 +287,21 @@ def main() -> None:
         if args.baseline:
             base = baselines[r["pair"]]
             line += (f" {base['samples_per_s']:.0f} | {base['peak_rss_mb']:.0f} | "
-                     f"{r['samples_per_s'] / base['samples_per_s']:.2f}x |")
+                     f"{statistics.median(rounds[r['pair']]):.2f}x |")
         print(line)
+    if args.repeats > 1:
+        print(f"# medians of {args.repeats} rounds (peak RSS: the largest); speed-up: the median of the "
+              f"rounds' ratios, each round timing both formulations back to back")
+        for pair, ratios in rounds.items():
+            print(f"# {pair} speed-up by round: " + " ".join(f"{x:.2f}x" for x in ratios))
     if args.device == "cpu":
         bound = matmul_bound(args.batch_size, args.hidden)
         print(f"# float32 GEMM on this machine: {bound['gemm_gflops']:.0f} GFLOP/s; the MLP decoder's "
               f"second message layer alone (forward + backward, K = 2) allows at most "
               f"{bound['max_samples_per_s']:.0f} samples/s at this size")
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+        Path(args.json).write_text(json.dumps({"pairs": results, "original_formulation": baselines,
+                                               "speed_up_by_round": rounds}, indent=2))
 
 
 if __name__ == "__main__":

@@ -78,13 +78,17 @@ def test_rnn_decoder_equals_the_original_formulation():
 def test_bench_reports_the_speed_up_over_the_original_formulation():
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_train.py"), "--pairs", "mlp/mlp",
                            "--baseline", "--steps", "1", "--warmup", "1", "--batch-size", "8",
-                           "--hidden", "16", "--num-train", "40", "--micro-batches", "2"],
+                           "--hidden", "16", "--num-train", "40", "--micro-batches", "2",
+                           "--repeats", "2"],
                           capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     row = next(line for line in proc.stdout.splitlines() if line.startswith("| mlp/mlp"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert len(cells) == 8 and cells[1] == "2"  # pair, micro-batches, ..., speed-up
     assert cells[-1].endswith("x") and float(cells[-1][:-1]) > 0
+    by_round = next(line for line in proc.stdout.splitlines() if "speed-up by round" in line)
+    ratios = [float(x[:-1]) for x in by_round.split(":")[1].split()]
+    assert len(ratios) == 2 and min(ratios) <= float(cells[-1][:-1]) <= max(ratios)
 
 
 @pytest.mark.slow
@@ -113,6 +117,12 @@ def test_bench_rejects_micro_batches_that_do_not_split_the_batch():
                            "--micro-batches", "cnn/mlp=3"], capture_output=True, text=True, cwd=ROOT,
                           timeout=120)
     assert proc.returncode == 2 and "does not split into 3 equal micro-batches" in proc.stderr
+
+
+def test_bench_rejects_zero_repeats():
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_train.py"), "--repeats", "0"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and "--repeats must be at least 1" in proc.stderr
 
 
 def test_bench_refuses_the_baseline_on_a_gpu():
