@@ -265,7 +265,8 @@ def main() -> None:
             results.append(_median_run(runs))
             if args.baseline:
                 baselines[pair] = _median_run(base_runs)
-                rounds[pair] = [o["samples_per_s"] / b["samples_per_s"] for o, b in zip(runs, base_runs)]
+                rounds[pair] = [o["samples_per_s"] / b["samples_per_s"] for o, b in zip(runs, base_runs, strict=True)]
+
     import torch
 
     machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
@@ -289,7 +290,7 @@ def main() -> None:
             line += (f" {base['samples_per_s']:.0f} | {base['peak_rss_mb']:.0f} | "
                      f"{statistics.median(rounds[r['pair']]):.2f}x |")
         print(line)
-    if args.repeats > 1:
+    if args.repeats > 1 and args.baseline:
         print(f"# medians of {args.repeats} rounds (peak RSS: the largest); speed-up: the median of the "
               f"rounds' ratios, each round timing both formulations back to back")
         for pair, ratios in rounds.items():
