@@ -96,6 +96,29 @@ def test_typed_messages_from_nodes_equals_messages_on_edge_features(num_types):
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_typed_messages_backward_copies_no_views(activation):
+    """The in-place activations act on fresh tensors: on a view, autograd would copy the whole
+    message tensor back and forth in the backward pass (CopySlices / AsStridedBackward nodes)."""
+    from nri.models.graph import edge_index, node2edge
+    from nri.models.messages import TypedMessages
+
+    msgs = TypedMessages(2 * D, 8, 6, 2, activation)
+    x = torch.randn(B, N, 7, D, requires_grad=True)
+    weights = torch.rand(B, N * (N - 1), 2, requires_grad=True)
+    s, r = edge_index(N)
+    for out in (msgs.from_nodes(x, s, r, weights), msgs(node2edge(x, s, r), weights)):
+        seen, stack = set(), [out.grad_fn]
+        while stack:
+            fn = stack.pop()
+            if fn is None or fn in seen:
+                continue
+            seen.add(fn)
+            stack.extend(next_fn for next_fn, _ in fn.next_functions)
+        names = {type(fn).__name__ for fn in seen}
+        assert not names & {"CopySlices", "AsStridedBackward0"}, names
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
 @pytest.mark.parametrize("num_types", [1, 3])
 def test_typed_messages_equal_one_mlp_per_edge_type(num_types, activation):
     """The fused, type-major computation is the reference's loop over K separate two-layer MLPs."""

@@ -43,7 +43,7 @@ def node2edge(x: torch.Tensor, senders: torch.Tensor, receivers: torch.Tensor) -
     Shapes:
         x: [B, N, F] (or [B, N, ..., F]) -> [B, E, 2F] (or [B, E, ..., 2F]), sender first.
     """
-    return torch.cat([x[:, senders], x[:, receivers]], dim=-1)
+    return torch.cat([x.index_select(1, senders), x.index_select(1, receivers)], dim=-1)
 
 
 def edge2node(edges: torch.Tensor, num_nodes: int) -> torch.Tensor:

@@ -71,9 +71,14 @@ class TypedMessages(nn.Module):
         send = torch.bmm(nodes, self._first_weights(0, f)).reshape(k, b, n, -1, h)
         recv = torch.baddbmm(self.fc1.bias.reshape(k, 1, h), nodes,
                              self._first_weights(f, 2 * f)).reshape(k, b, n, -1, h)
-        pre_act = send[:, :, senders] + recv[:, :, receivers]  # [K, B, E, S, H]
+        # index_select, not x[:, :, idx]: advanced indexing and its backward (index_put_ with
+        # accumulation) cost about three times as much here, once per RNN step. The sum is formed
+        # in its final shape: the in-place activation of a view would make autograd copy the whole
+        # tensor back and forth in the backward pass (CopySlices).
+        pre_act = (send.index_select(2, senders).reshape(k, -1, h)
+                   + recv.index_select(2, receivers).reshape(k, -1, h))  # [K, B*E*S, H]
         lead = (b, senders.shape[0]) + x.shape[2:-1]
-        return self._second_layer(pre_act.reshape(k, -1, h), weights, lead)
+        return self._second_layer(pre_act, weights, lead)
 
     def _second_layer(self, pre_act: torch.Tensor, weights: torch.Tensor,
                       lead: torch.Size | tuple[int, ...]) -> torch.Tensor:
