@@ -73,6 +73,8 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--train-fraction", type=float, default=1.0)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--delta-inputs", type=int, nargs="*", default=None,
+                   help="features whose change since the previous frame the decoder also reads")
     args = p.parse_args()
     for variant in args.graphs:  # fail before any training
         given_graph(torch.zeros(1, 2), variant, 2)
@@ -93,7 +95,8 @@ def main() -> None:
         module = NRIModule(dataset, {"graph": "true", "objective": "nll", "skip_first": True,
                                      "prediction_steps": args.prediction_steps,
                                      "optimizer": {"lr": args.lr}, "scheduler": {"name": "none"}},
-                           None, {"name": "mlp", "hidden": args.hidden}, dm.normalization)
+                           None, {"name": "mlp", "hidden": args.hidden,
+                                                   "delta_inputs": args.delta_inputs}, dm.normalization)
         start = time.time()
         pl.Trainer(max_epochs=args.epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
                    enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0

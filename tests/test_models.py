@@ -51,6 +51,49 @@ def test_mlp_decoder_multi_step_equals_recursive_single_steps():
         assert torch.allclose(out[:, :, 3 + m], state[:, :, 0], atol=1e-6)
 
 
+@pytest.mark.parametrize("pred_steps", [1, 3])
+def test_delta_inputs_roll_out_with_the_previous_frame(pred_steps):
+    """Each step reads x_t and the change of the chosen features since the frame before it: the
+    ground truth before a start point (none before frame 0), its own inputs after that."""
+    dec = MLPDecoder(D, K, 16, delta_inputs=[1]).eval()
+    x = torch.randn(B, N, 7, D)
+    edges = torch.softmax(torch.randn(B, N * (N - 1), K), -1)
+    out = dec(x, edges, pred_steps=pred_steps)
+    for start in range(0, 6, pred_steps):
+        prev, state = x[:, :, max(start - 1, 0): max(start - 1, 0) + 1], x[:, :, start: start + 1]
+        for m in range(min(pred_steps, 6 - start)):
+            prev, state = state, dec.single_step(state, edges, prev)
+            assert torch.allclose(out[:, :, start + m], state[:, :, 0], atol=1e-6)
+    # the change is an input: a different previous frame changes the prediction
+    moved = x.clone()
+    moved[:, :, 0, 1] += 1.0
+    assert not torch.allclose(dec(moved, edges, 1)[:, :, 1], dec(x, edges, 1)[:, :, 1])
+
+
+def test_delta_inputs_forecast_reads_the_frame_before_the_window():
+    from nri.models.module import NRIModule
+
+    ds = {"name": "toy", "num_atoms": N, "dims": D, "edge_types": K, "format": "feat",
+          "train_steps": 5, "test_burn_in": 5, "test_horizon": 3}
+    module = NRIModule(ds, {"prediction_steps": 1}, {"name": "mlp", "hidden": 8},
+                       {"name": "mlp", "hidden": 8, "delta_inputs": [1]}, None).eval()
+    x = torch.randn(B, N, 10, D)
+    edges = torch.softmax(torch.randn(B, N * (N - 1), K), -1)
+    pred = module.forecast(x, edges, burn_in=5, horizon=3)
+    state, prev = x[:, :, 5:6], x[:, :, 4:5]
+    for h in range(3):
+        prev, state = state, module.decoder.single_step(state, edges, prev)
+        assert torch.allclose(pred[:, :, h], state[:, :, 0], atol=1e-6)
+
+
+def test_delta_inputs_must_name_features():
+    with pytest.raises(ValueError, match=r"delta_inputs \[4\] are not feature indices"):
+        MLPDecoder(D, K, 16, delta_inputs=[4])
+    with pytest.raises(ValueError, match="needs the previous frame"):
+        MLPDecoder(D, K, 16, delta_inputs=[0]).single_step(torch.randn(B, N, 1, D),
+                                                          torch.rand(B, N * (N - 1), K))
+
+
 def test_skip_first_ignores_type_zero():
     dec = MLPDecoder(D, 2, 16, skip_first=True).eval()
     x = torch.randn(B, N, 5, D)

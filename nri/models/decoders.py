@@ -31,18 +31,30 @@ def maybe_checkpointed(fn: Callable[..., torch.Tensor], enabled: bool, *args: to
     return fn(*args)
 
 
-def markov_rollout(step: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-                   pred_steps: int) -> torch.Tensor:
+def markov_rollout(step: Callable[..., torch.Tensor], x: torch.Tensor, pred_steps: int,
+                   with_previous: bool = False, first_prev: torch.Tensor | None = None) -> torch.Tensor:
     """Roll a one-step model forward from every ``pred_steps``-th ground-truth frame.
 
+    With ``with_previous`` the step also gets the frame before each input: ``step(state, prev)``,
+    the ground truth before a start point and the previous input after it; before frame 0,
+    ``first_prev`` (the frame before x, when x is a window of a longer trajectory) or else frame 0
+    itself (no change).
+
     Shapes:
-        x: [B, N, T, D]; step: [B, N, S, D] -> [B, N, S, D] -> predictions [B, N, T-1, D]
+        x: [B, N, T, D]; first_prev: [B, N, D]; step: [B, N, S, D] (, [B, N, S, D]) -> [B, N, S, D]
+        -> predictions [B, N, T-1, D]
     """
     b, n, t, d = x.shape
     state = x[:, :, 0::pred_steps]  # [B, N, S, D] start points, S = ceil(T / M)
+    prev = None
+    if with_previous:
+        before = x[:, :, pred_steps - 1::pred_steps][:, :, : state.shape[2] - 1]
+        first = x[:, :, :1] if first_prev is None else first_prev.unsqueeze(2)
+        prev = torch.cat([first, before], dim=2)
     preds = []
     for _ in range(pred_steps):
-        state = step(state)
+        new = step(state, prev) if with_previous else step(state)
+        prev, state = state, new
         preds.append(state)
     out = torch.stack(preds, dim=3)  # [B, N, S, M, D]: start s, step m predicts frame s*M + m + 1
     return out.reshape(b, n, -1, d)[:, :, : t - 1]
@@ -51,40 +63,63 @@ def markov_rollout(step: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
 class MLPDecoder(nn.Module):
     """Markovian GNN decoder: typed edge messages, summed at the receiver, residual update.
 
+    ``delta_inputs`` (feature indices) also feeds each object's change of those features since
+    the previous frame, for states that do not determine their own next value: Kuramoto's sin φ
+    leaves the sign of cos φ open, which its change since the last frame gives (feed only such
+    features: the change of a graph-driven feature lets the decoder extrapolate it without the
+    graph).
+
     Shapes:
         x: [B, N, T, D]; edges: [B, E, K] -> [B, N, T-1, D]
     """
 
     def __init__(self, dims: int, edge_types: int, hidden: int, dropout: float = 0.0,
                  skip_first: bool = False, msg_hidden: int | None = None,
-                 checkpoint: bool = False):
+                 checkpoint: bool = False, delta_inputs: list[int] | None = None):
         super().__init__()
         msg_hidden = msg_hidden or hidden
         self.skip_first = skip_first
         self.checkpoint = checkpoint
-        self.messages = TypedMessages(2 * dims, msg_hidden, msg_hidden,
+        self.delta_inputs = [int(i) for i in (delta_inputs or [])]
+        bad = [i for i in self.delta_inputs if not 0 <= i < dims]
+        if bad:
+            raise ValueError(f"decoder.delta_inputs {bad} are not feature indices of a "
+                             f"{dims}-feature dataset; give indices in [0, {dims - 1}]")
+        in_dims = dims + len(self.delta_inputs)
+        self.messages = TypedMessages(2 * in_dims, msg_hidden, msg_hidden,
                                       edge_types - int(skip_first), "relu", dropout)
         self.out = nn.Sequential(
-            nn.Linear(dims + msg_hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(in_dims + msg_hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
             nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
             nn.Linear(hidden, dims),
         )
 
-    def single_step(self, x: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
-        """Shapes: x [B, N, S, D]; edges [B, E, K] -> [B, N, S, D]"""
+    def single_step(self, x: torch.Tensor, edges: torch.Tensor,
+                    prev: torch.Tensor | None = None) -> torch.Tensor:
+        """Shapes: x [B, N, S, D]; edges [B, E, K]; prev (with delta_inputs) [B, N, S, D] -> [B, N, S, D]"""
         n = x.shape[1]
         senders, receivers = edge_index(n, x.device)
         weights = edges[..., int(self.skip_first):]
-        # the input has only 2D features, so forming edge features first is cheaper than from_nodes
-        msg = self.messages(node2edge(x, senders, receivers), weights)  # [B, E, S, H]
+        inp = x
+        if self.delta_inputs:
+            if prev is None:
+                raise ValueError("a decoder with delta_inputs needs the previous frame (prev)")
+            inp = torch.cat([x, (x - prev)[..., self.delta_inputs]], dim=-1)
+        # the input has only a few features, so forming edge features first is cheaper than from_nodes
+        msg = self.messages(node2edge(inp, senders, receivers), weights)  # [B, E, S, H]
         agg = edge2node(msg, n)  # [B, N, S, H], summed
-        return x + self.out(torch.cat([x, agg], dim=-1))
+        return x + self.out(torch.cat([inp, agg], dim=-1))
 
     def forward(self, x: torch.Tensor, edges: torch.Tensor, pred_steps: int = 1,
-                burn_in_steps: int | None = None) -> torch.Tensor:
+                burn_in_steps: int | None = None, prev_frame: torch.Tensor | None = None) -> torch.Tensor:
+        """``prev_frame`` [B, N, D]: the frame before x's first (used with delta_inputs only)."""
         if burn_in_steps is not None:
             # Markovian: from the last ground-truth input the roll-out is a plain multi-step one.
             raise ValueError("the MLP decoder uses pred_steps, not burn_in_steps")
+        if self.delta_inputs:
+            return markov_rollout(
+                lambda s, p: maybe_checkpointed(self.single_step, self.checkpoint, s, edges, p),
+                x, pred_steps, with_previous=True, first_prev=prev_frame)
         return markov_rollout(
             lambda s: maybe_checkpointed(self.single_step, self.checkpoint, s, edges), x, pred_steps)
 

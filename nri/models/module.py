@@ -286,6 +286,10 @@ class NRIModule(pl.LightningModule):
         if self.recurrent:
             out = self._decode(x[:, :, : burn_in + horizon + 1], edges, 1, burn_in, graph_fn)
             return out[:, :, burn_in: burn_in + horizon]
+        if getattr(self.decoder, "delta_inputs", None) and burn_in > 0:
+            # the decoder reads changes since the previous frame: give it the one before the window
+            return self.decoder(x[:, :, burn_in: burn_in + horizon + 1], edges, horizon,
+                                prev_frame=x[:, :, burn_in - 1])
         return self._decode(x[:, :, burn_in: burn_in + horizon + 1], edges, horizon)
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
