@@ -2,9 +2,9 @@
 
     python scripts/kuramoto_identifiability.py --num-sims 2000
 
-Simulates Kuramoto systems with the package's generator and the dataset's defaults (ω ~ U[1, 10),
-directed couplings with p = 0.5, RK4 at dt = 0.01, a frame every 10 steps, the phase velocity
-scaled per oscillator over the test-length window) and, for every oscillator i, fits its phase
+Simulates Kuramoto systems with the package's generator and the physics of
+``conf/dataset/kuramoto.yaml`` (ω ~ U[1, 10), directed couplings with p = 0.5, RK4 at dt = 0.01, a
+frame every 10 steps, the phase velocity scaled per oscillator over the test-length window) and, for every oscillator i, fits its phase
 velocity over the encoder's 49 frames by least squares on a constant and sin(φⱼ − φᵢ) for every
 other oscillator j. The model is exact: the scaled rate is a_i + b_i Σⱼ kᵢⱼ sin(φⱼ − φᵢ), so every
 driver of i gets the same coefficient b_i > 0 and every other oscillator 0; an edge j → i is read as
@@ -22,24 +22,42 @@ learn to (their accuracy is in the README's Kuramoto section).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
+from omegaconf import DictConfig, OmegaConf
 
 from nri.data.simulate import kuramoto_initial_state, run_kuramoto, scale_per_oscillator
 
+CONFIG = Path(__file__).resolve().parents[1] / "conf" / "dataset" / "kuramoto.yaml"
 
-def simulate(num_sims: int, num_atoms: int, seed: int, frames: int = 49
+
+def dataset_config() -> DictConfig:
+    """conf/dataset/kuramoto.yaml with its interpolations resolved (the defaults nri.generate uses)."""
+    return OmegaConf.create({"dataset": OmegaConf.load(CONFIG)}).dataset
+
+
+def simulate(num_sims: int, num_atoms: int, seed: int
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The dataset's physics, keeping the phases.
+    """The dataset's physics (from its config), keeping the phases.
 
     Shapes:
         returns: rate [S, N, T] (scaled per oscillator), sin_phase [S, N, T], phase [S, N, T],
-        edges [S, N, N] (edges[s, i, j] = 1 iff j drives i), T = frames
+        edges [S, N, N] (edges[s, i, j] = 1 iff j drives i), T = the encoder's frames (49)
     """
+    cfg = dataset_config()
+    phys = cfg.physics
+    if phys.rate_scaling != "per_oscillator":
+        raise ValueError(f"{CONFIG} has rate_scaling={phys.rate_scaling!r}; this fit assumes "
+                         "'per_oscillator' (the coefficients are then equal per receiver)")
     rng = np.random.default_rng(seed)
-    phase0, omega, edges = kuramoto_initial_state(num_sims, num_atoms, rng)
-    # the test-length window (1000 steps, 99 frames) sets the scale, as in the dataset
-    feat = run_kuramoto(phase0, omega, edges, 1000, 10, with_phase=True)  # rate, sin φ, φ, ω
+    phase0, omega, edges = kuramoto_initial_state(
+        num_sims, num_atoms, rng, omega_low=phys.omega_low, omega_high=phys.omega_high,
+        coupling_prob=phys.coupling_prob, directed=phys.directed)
+    window = max(cfg.length, phys.scaling_length)  # the steps the rate scale is taken over
+    feat = run_kuramoto(phase0, omega, edges, window, cfg.sample_freq, dt=phys.dt,
+                        coupling_strength=phys.coupling_strength, with_phase=True)  # rate, sin φ, φ, ω
+    frames = cfg.train_steps
     rate = scale_per_oscillator(feat[..., 0])[..., :frames]
     return rate, feat[..., 1][..., :frames], feat[..., 2][..., :frames], edges
 

@@ -47,3 +47,13 @@ def test_main_prints_both_readings_and_rejects_bad_sizes(capsys):
     assert "features  edge accuracy" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         ki.main(["--num-atoms", "1"])
+
+
+def test_a_config_without_per_oscillator_scaling_is_refused(tmp_path, monkeypatch):
+    ki = _script()
+    raw = (ROOT / "conf" / "dataset" / "kuramoto.yaml").read_text().replace(
+        "rate_scaling: per_oscillator", "rate_scaling: none")
+    (tmp_path / "kuramoto.yaml").write_text(raw)
+    monkeypatch.setattr(ki, "CONFIG", tmp_path / "kuramoto.yaml")
+    with pytest.raises(ValueError, match="rate_scaling='none'"):
+        ki.simulate(num_sims=2, num_atoms=3, seed=0)

@@ -121,11 +121,14 @@ class NRIModule(pl.LightningModule):
 
     # --------------------------------------------------------------- training
     def _decode(self, x: torch.Tensor, edges: torch.Tensor | None, pred_steps: int,
-                burn_in_steps: int | None = None, graph_fn=None) -> torch.Tensor:
+                burn_in_steps: int | None = None, graph_fn=None,
+                prev_frame: torch.Tensor | None = None) -> torch.Tensor:
+        """``prev_frame`` [B, N, D]: the frame before x's first, for decoders that read changes."""
         if self.recurrent:
             kwargs = {"graph_fn": graph_fn} if graph_fn is not None else {}
             return self.decoder(x, edges, pred_steps, burn_in_steps, **kwargs)
-        return self.decoder(x, edges, pred_steps)
+        kwargs = {"prev_frame": prev_frame} if prev_frame is not None else {}
+        return self.decoder(x, edges, pred_steps, **kwargs)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x = batch["x"]
@@ -286,11 +289,10 @@ class NRIModule(pl.LightningModule):
         if self.recurrent:
             out = self._decode(x[:, :, : burn_in + horizon + 1], edges, 1, burn_in, graph_fn)
             return out[:, :, burn_in: burn_in + horizon]
-        if getattr(self.decoder, "delta_inputs", None) and burn_in > 0:
-            # the decoder reads changes since the previous frame: give it the one before the window
-            return self.decoder(x[:, :, burn_in: burn_in + horizon + 1], edges, horizon,
-                                prev_frame=x[:, :, burn_in - 1])
-        return self._decode(x[:, :, burn_in: burn_in + horizon + 1], edges, horizon)
+        # a decoder that reads changes since the previous frame gets the one before the window
+        reads_changes = bool(getattr(self.decoder, "delta_inputs", None)) and burn_in > 0
+        return self._decode(x[:, :, burn_in: burn_in + horizon + 1], edges, horizon,
+                            prev_frame=x[:, :, burn_in - 1] if reads_changes else None)
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         x = batch["x"]
