@@ -129,6 +129,18 @@ def test_paper_profile_spans_rows_objects_and_seeds(block, tmp_path):
     assert cfg.dataset.name == block.split("_")[1] and cfg.dataset.num_train == 50000
 
 
+def test_quick_profile_sizes_the_encoder_per_dataset(tmp_path):
+    """A dataset's budget may set its encoder size (Kuramoto's small CNN); the others keep the default."""
+    def encoder(dataset, *extra):
+        cfg = compose_job([f"experiment=table1_{dataset}", "profile=quick", "row=nri_learned", *extra], tmp_path)
+        return cfg.encoder.name, cfg.encoder.hidden, cfg.trainer.max_epochs
+
+    assert encoder("springs") == ("mlp", 128, 17)
+    assert encoder("kuramoto") == ("cnn", 64, 85)
+    assert encoder("kuramoto", "profile.budget.kuramoto.encoder_hidden=32")[1] == 32
+    assert encoder("kuramoto", "profile.nri.encoder_hidden=16")[1] == 16  # the profile-wide key still rules
+
+
 @pytest.mark.slow
 def test_every_paper_job_composes(jobs_script, tmp_path):
     """All jobs of both tables under the paper profile (rows x 5/10 objects x 3 seeds)."""
