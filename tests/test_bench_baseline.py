@@ -7,7 +7,6 @@ copying nri's weights into the original formulation and comparing outputs.
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -16,17 +15,14 @@ import pytest
 import torch
 
 from nri.models.decoders import MLPDecoder, RNNDecoder
+from tests.script_loader import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 B, N, T, D, H, K = 3, 4, 12, 4, 16, 2
 
 
 def _reference():
-    spec = importlib.util.spec_from_file_location("reference_formulation",
-                                                  ROOT / "scripts" / "reference_formulation.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("reference_formulation")
 
 
 def _copy_messages(ours, fc1_list, fc2_list):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -15,6 +14,7 @@ from hydra_utils import compose_cfg
 
 from nri.callbacks_real import draw_sample, strongest_pairs
 from nri.train import run
+from tests.script_loader import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = Path(os.environ.get("NRI_REAL_DATA_DIR", ROOT.parent / "shared" / "data"))
@@ -126,10 +126,7 @@ def test_strongest_pairs_keeps_the_top_pairs_both_ways():
 
 
 def _report_module():
-    spec = importlib.util.spec_from_file_location("real_data_report", ROOT / "scripts" / "real_data_report.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("real_data_report")
 
 
 def test_report_table_and_plot(tmp_path):

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,18 +13,11 @@ from table_helpers import compose_job
 from nri.build import build_module
 from nri.data.generate_dataset import write_dataset
 from nri.train import run
+from tests.script_loader import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCKS = [f"table{t}_{d}" for t in (1, 2) for d in ("springs", "charged", "kuramoto")]
 NORM = {"kind": "locvel", "loc_min": -1.0, "loc_max": 1.0, "vel_min": -1.0, "vel_max": 1.0}
-
-
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
