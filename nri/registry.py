@@ -1,6 +1,7 @@
 """Name -> class for encoders and decoders (baselines included).
 
-Config files choose a component by ``name:``; the remaining keys are constructor arguments.
+Config files choose a component by ``name:``; the remaining keys are constructor arguments (a key
+set to null that the component does not take is ignored).
 Context that the dataset determines (dims, edge_types, ...) is passed to a constructor only when it
 has a parameter of that name, so every component declares exactly what it needs.
 """
@@ -46,6 +47,8 @@ def _build(kind: str, table: dict[str, str], cfg: dict[str, Any], context: dict[
         raise ValueError(f"unknown {kind} name {name!r}; choose one of {sorted(table)}")
     cls = _resolve(table[name])
     params = inspect.signature(cls.__init__).parameters
+    # null means "not set": a shared row config may name an option that only some components take
+    cfg = {k: v for k, v in cfg.items() if k in params or v is not None}
     unknown = [k for k in cfg if k not in params]
     if unknown:
         raise ValueError(f"{kind} {name!r} has no option(s) {unknown}; it takes "

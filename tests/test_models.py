@@ -126,6 +126,15 @@ def test_registry_rejects_unknown_names_and_options():
         build_decoder({"name": "mlp", "hidden": 8, "width": 3}, ctx)
 
 
+def test_registry_ignores_a_null_option_the_component_lacks():
+    """A row config shared by decoders (delta_inputs: null) builds the RNN decoder; a set value does not."""
+    ctx = {"dims": D, "edge_types": K}
+    assert build_decoder({"name": "rnn", "hidden": 8, "delta_inputs": None}, ctx).hidden == 8
+    with pytest.raises(ValueError, match=r"has no option\(s\) \['delta_inputs'\]"):
+        build_decoder({"name": "rnn", "hidden": 8, "delta_inputs": [1]}, ctx)
+    assert build_decoder({"name": "mlp", "hidden": 8, "delta_inputs": None}, ctx).delta_inputs == []
+
+
 @pytest.mark.parametrize("num_types", [1, 3])
 def test_typed_messages_from_nodes_equals_messages_on_edge_features(num_types):
     from nri.models.graph import edge_index, node2edge
