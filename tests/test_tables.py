@@ -132,6 +132,21 @@ def test_quick_profile_sizes_the_encoder_per_dataset(tmp_path):
     assert encoder("kuramoto", "profile.nri.encoder_hidden=16")[1] == 16  # the profile-wide key still rules
 
 
+
+def test_kuramoto_nri_decoders_read_the_change_of_sin_phase(tmp_path):
+    """Kuramoto's NRI rows feed the decoder sin φ's change (dataset.model_defaults); the others do not."""
+    def delta_inputs(block, row):
+        cfg = compose_job([f"experiment={block}", "profile=quick", f"row={row}"], tmp_path)
+        return cfg.decoder.delta_inputs
+
+    for row in ("nri_learned", "nri_true_graph", "nri_full_graph"):
+        assert list(delta_inputs("table2_kuramoto", row)) == [1]
+        assert delta_inputs("table2_springs", row) is None
+    module = build_module(compose_job(["experiment=table1_kuramoto", "profile=quick", "row=nri_learned"],
+                                      tmp_path), None)
+    assert module.decoder.delta_inputs == [1]
+
+
 @pytest.mark.slow
 def test_every_paper_job_composes(jobs_script, tmp_path):
     """All jobs of both tables under the paper profile (rows x 5/10 objects x 3 seeds)."""
