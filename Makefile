@@ -62,10 +62,8 @@ reproduce-table2: install ## Table 2 (MSE at 1/10/20 steps) -> outputs/tables/ta
 	$(PY) scripts/table_jobs.py --profile $(PROFILE) $(addprefix table2_,$(TABLE_DATASETS)) $(if $(ARGS),-- $(ARGS))
 	$(PY) scripts/make_tables.py --profile $(PROFILE)
 
-tables-quick: install ## the README's quick tables: Table 1 (5 objects) + Table 2 (springs), two parallel 1-thread streams
-	$(PY) scripts/table_jobs.py --profile quick table1_springs table2_springs -- threads=1 & pid=$$!; \
-	$(PY) scripts/table_jobs.py --profile quick table1_charged table1_kuramoto -- threads=1; status=$$?; \
-	wait $$pid && test $$status -eq 0
+tables-quick: install ## the README's quick tables: Table 1 (5 objects) + Table 2 (springs), two 1-thread jobs at a time
+	$(PY) scripts/table_jobs.py --profile quick --parallel 2 table1_springs table2_springs table1_charged table1_kuramoto -- threads=1
 	$(PY) scripts/make_tables.py --profile quick
 
 train: install ## train with the defaults (add ARGS="encoder=cnn decoder=rnn ...")

@@ -13,6 +13,11 @@ with the profile's, span its jobs (rows x object counts x seeds). For each block
    reads the LSTM (single) run) as a multirun of their own, so that it also holds under parallel
    launchers, then the rest.
 
+With ``--parallel N`` (N > 1) step 2 instead runs every job as its own ``nri.train`` process, N
+at a time on this machine (give ``threads=1`` after ``--`` on a small CPU): a job starts once the
+jobs it needs have results, the largest first (epochs x training simulations), and its console
+output goes to ``<run dir>/console.log``.
+
 Arguments after ``--`` go to every composition and launch (``seed=1,2`` replaces the profile's
 seeds, ``threads=1``, ``hydra/launcher=…``). Training itself is ``nri.train``'s; this only plans.
 """
@@ -23,6 +28,7 @@ import argparse
 import shlex
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from itertools import product
@@ -45,6 +51,7 @@ class Job:
     dataset: dict  # resolved dataset config
     data_dir: Path
     deps: list[Job] = field(default_factory=list)  # jobs of the rows this one needs
+    cost: float = 0.0  # epochs x training simulations: the order of --parallel, largest first
 
     @property
     def done(self) -> bool:
@@ -106,7 +113,8 @@ class _Composer:
     def job(self, block: str, combo: tuple[str, ...]) -> Job:
         cfg = self.compose(combo)
         job = Job(block, combo, cfg.row.id, Path(cfg.hydra.sweep.dir) / cfg.hydra.sweep.subdir,
-                  OmegaConf.to_container(cfg.dataset, resolve=True), Path(cfg.paths.data_dir).resolve())
+                  OmegaConf.to_container(cfg.dataset, resolve=True), Path(cfg.paths.data_dir).resolve(),
+                  cost=float(cfg.trainer.max_epochs or 1) * float(cfg.dataset.get("num_train") or 1))
         for need in cfg.row.get("needs") or ():
             job.deps.append(self.job(block, (*_without_row(combo), f"row={need}")))
         return job
@@ -153,6 +161,70 @@ def launches(jobs: list[Job], force: bool) -> list[list[str]]:
     return _group(list(first.values())) + _group(rest)
 
 
+def job_queue(jobs: list[Job], force: bool) -> list[Job]:
+    """The jobs to run, needed ones included, each run dir once, largest first."""
+    todo: dict[Path, Job] = {}
+    for job in jobs:
+        for candidate in (*job.deps, job):
+            if force or not candidate.done:
+                todo.setdefault(candidate.run_dir, candidate)
+    return sorted(todo.values(), key=lambda j: -j.cost)
+
+
+def train_command(profile: str, job: Job) -> list[str]:
+    return [sys.executable, "-m", "nri.train", "-m", f"profile={profile}", f"experiment={job.block}",
+            *job.overrides]
+
+
+def _launch(cmd: list[str], log: Path) -> subprocess.Popen:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+
+
+def run_parallel(queue: list[Job], profile: str, workers: int, launch=_launch, poll_s: float = 5.0) -> None:
+    """Run the queue ``workers`` jobs at a time; a job waits for the jobs it needs.
+
+    On a failure nothing new starts; the running jobs finish and SystemExit names the failed ones.
+    """
+    waiting = list(queue)
+    queued = {job.run_dir for job in queue}
+    finished: set[Path] = set()
+    running: dict[Path, subprocess.Popen] = {}
+    failed: list[str] = []
+
+    def ready(job: Job) -> bool:
+        return all(d.run_dir in finished or (d.run_dir not in queued and d.done) for d in job.deps)
+
+    while waiting or running:
+        while not failed and len(running) < workers:
+            job = next((j for j in waiting if ready(j)), None)
+            if job is None:
+                break
+            waiting.remove(job)
+            cmd = train_command(profile, job)
+            print(f"[tables] start {shlex.join(cmd[1:])} (log: {job.run_dir / 'console.log'})", flush=True)
+            running[job.run_dir] = launch(cmd, job.run_dir / "console.log")
+        if not running:
+            if waiting and not failed:
+                names = ", ".join(str(j.run_dir) for j in waiting)
+                raise SystemExit(f"[tables] jobs wait for runs that never finished: {names}")
+            break
+        time.sleep(poll_s)
+        for run_dir, proc in list(running.items()):
+            code = proc.poll()
+            if code is None:
+                continue
+            del running[run_dir]
+            if code == 0:
+                finished.add(run_dir)
+                print(f"[tables] done {run_dir}", flush=True)
+            else:
+                failed.append(f"{run_dir} (exit {code}; see {run_dir / 'console.log'})")
+    if failed:
+        raise SystemExit("[tables] failed: " + "; ".join(failed))
+
+
 def _without_row(overrides: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(o for o in overrides if not o.startswith("row="))
 
@@ -188,12 +260,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--force", action="store_true", help="rerun jobs that already have results")
     parser.add_argument("--no-data", action="store_true", help="do not make the datasets")
     parser.add_argument("--dry-run", action="store_true", help="print what would run")
+    parser.add_argument("--parallel", type=int, default=1, metavar="N",
+                        help="run jobs as separate processes, N at a time (default 1: one multirun per block)")
     args = parser.parse_args(argv)
 
     with configs():
         jobs = [job for block in args.blocks for job in block_jobs(block, args.profile, extra)]
         if not args.no_data:
             make_data(jobs, args.dry_run)
+    if args.parallel < 1:
+        parser.error(f"--parallel must be at least 1, got {args.parallel}")
+    if args.parallel > 1:
+        queue = job_queue(jobs, args.force)
+        if not queue:
+            print(f"[tables] all {len(jobs)} jobs of {' '.join(args.blocks)} have results")
+        elif args.dry_run:
+            for job in queue:
+                print("[tables] " + shlex.join(train_command(args.profile, job)[1:]))
+        else:
+            run_parallel(queue, args.profile, args.parallel)
+        return
     commands = launches(jobs, args.force)
     if not commands:
         print(f"[tables] all {len(jobs)} jobs of {' '.join(args.blocks)} have results")

@@ -109,6 +109,84 @@ def test_planner_runs_needed_rows_first_and_shared_runs_once(jobs_script, tmp_pa
                     ["experiment=table2_springs", "row=static,lstm_joint,nri_full_graph,nri_true_graph", *same]]
 
 
+
+class _FakeProcess:
+    """A job that finishes after ``polls`` polls with ``code``, writing metrics.json on success."""
+
+    def __init__(self, run_dir: Path, polls: int, code: int):
+        self.run_dir, self.polls, self.code = run_dir, polls, code
+
+    def poll(self):
+        self.polls -= 1
+        if self.polls > 0:
+            return None
+        if self.code == 0:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "metrics.json").write_text("{}")
+        return self.code
+
+
+def _springs_jobs(jobs_script, out):
+    with jobs_script.configs():
+        return [j for b in ("table1_springs", "table2_springs")
+                for j in jobs_script.block_jobs(b, "quick", [f"profile.out_dir={out}", "threads=1"])]
+
+
+def test_parallel_queue_holds_each_pending_run_once_largest_first(jobs_script, tmp_path):
+    jobs = _springs_jobs(jobs_script, tmp_path / "out")
+    queue = jobs_script.job_queue(jobs, force=False)
+    assert len(queue) == len({j.run_dir for j in jobs}) == 10  # NRI (learned), LSTM (single) once
+    costs = [j.cost for j in queue]
+    assert costs == sorted(costs, reverse=True)
+    assert queue[0].row in ("static", "nri_learned", "nri_full_graph", "nri_true_graph")  # 17 x 50k or more
+    done = next(j for j in queue if j.row == "lstm_single")
+    done.run_dir.mkdir(parents=True)
+    (done.run_dir / "metrics.json").write_text("{}")
+    assert "lstm_single" not in {j.row for j in jobs_script.job_queue(jobs, force=False)}
+    assert len(jobs_script.job_queue(jobs, force=True)) == 10
+    cmd = jobs_script.train_command("quick", queue[0])
+    assert cmd[1:5] == ["-m", "nri.train", "-m", "profile=quick"] and "threads=1" in cmd
+
+
+def test_parallel_runs_respect_workers_and_needed_rows(jobs_script, tmp_path):
+    queue = jobs_script.job_queue(_springs_jobs(jobs_script, tmp_path / "out"), force=False)
+    started, running = [], []
+
+    def launch(cmd, log):
+        run_dir = log.parent
+        job = next(j for j in queue if j.run_dir == run_dir)
+        assert all((d.run_dir / "metrics.json").exists() for d in job.deps), f"{job.row} started before its needs"
+        running[:] = [p for p in running if p.polls > 0]
+        assert len(running) < 2, "more jobs at once than workers"
+        assert cmd == jobs_script.train_command("quick", job)
+        started.append(job.row)
+        proc = _FakeProcess(run_dir, polls=1 + len(started) % 3, code=0)
+        running.append(proc)
+        return proc
+
+    jobs_script.run_parallel(queue, "quick", workers=2, launch=launch, poll_s=0)
+    assert sorted(started) == sorted(j.row for j in queue)
+    assert started.index("corr_lstm") > started.index("lstm_single")
+
+
+def test_parallel_run_stops_starting_jobs_after_a_failure(jobs_script, tmp_path):
+    queue = jobs_script.job_queue(_springs_jobs(jobs_script, tmp_path / "out"), force=False)
+    started = []
+
+    def launch(cmd, log):
+        started.append(log.parent)
+        return _FakeProcess(log.parent, polls=1, code=1 if len(started) == 1 else 0)
+
+    with pytest.raises(SystemExit, match=r"failed: .*exit 1; see .*console.log"):
+        jobs_script.run_parallel(queue, "quick", workers=2, launch=launch, poll_s=0)
+    assert len(started) == 2  # the second was already running; nothing started after the failure
+
+
+def test_parallel_must_be_positive(jobs_script, capsys):
+    with pytest.raises(SystemExit):
+        jobs_script.main(["--profile", "quick", "--parallel", "0", "--no-data", "table1_springs"])
+    assert "--parallel must be at least 1, got 0" in capsys.readouterr().err
+
 @pytest.mark.parametrize("block", BLOCKS)
 def test_paper_profile_spans_rows_objects_and_seeds(block, tmp_path):
     cfg = compose_job([f"experiment={block}", "profile=paper"], tmp_path)
