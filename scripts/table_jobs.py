@@ -263,13 +263,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parallel", type=int, default=1, metavar="N",
                         help="run jobs as separate processes, N at a time (default 1: one multirun per block)")
     args = parser.parse_args(argv)
+    if args.parallel < 1:
+        parser.error(f"--parallel must be at least 1, got {args.parallel}")
 
     with configs():
         jobs = [job for block in args.blocks for job in block_jobs(block, args.profile, extra)]
         if not args.no_data:
             make_data(jobs, args.dry_run)
-    if args.parallel < 1:
-        parser.error(f"--parallel must be at least 1, got {args.parallel}")
     if args.parallel > 1:
         queue = job_queue(jobs, args.force)
         if not queue:

@@ -182,9 +182,13 @@ def test_parallel_run_stops_starting_jobs_after_a_failure(jobs_script, tmp_path)
     assert len(started) == 2  # the second was already running; nothing started after the failure
 
 
-def test_parallel_must_be_positive(jobs_script, capsys):
+def test_parallel_must_be_positive(jobs_script, capsys, monkeypatch):
+    def make_data(*_):
+        raise AssertionError("data made before the arguments were checked")
+
+    monkeypatch.setattr(jobs_script, "make_data", make_data)
     with pytest.raises(SystemExit):
-        jobs_script.main(["--profile", "quick", "--parallel", "0", "--no-data", "table1_springs"])
+        jobs_script.main(["--profile", "quick", "--parallel", "0", "table1_springs"])
     assert "--parallel must be at least 1, got 0" in capsys.readouterr().err
 
 @pytest.mark.parametrize("block", BLOCKS)
