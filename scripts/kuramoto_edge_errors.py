@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from nri.data.datamodule import edge_labels, read_split  # noqa: E402
+from nri.data.datamodule import DatasetError, edge_labels, read_split  # noqa: E402
 from nri.data.normalization import apply_normalization  # noqa: E402
 from nri.infer import edge_probabilities, load_model  # noqa: E402
 from nri.models.graph import edge_index  # noqa: E402
@@ -90,13 +90,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     args = parser.parse_args(argv)
 
-    module = load_model(args.ckpt)
-    dataset = dict(module.hparams["dataset"])
-    if dataset.get("name") != "kuramoto":
-        sys.exit(f"{args.ckpt}: trained on {dataset.get('name')!r}; this breakdown reads Kuramoto's ω")
-    feats, adj = read_split(Path(args.data_dir), args.split, dataset)
-    if adj is None:
-        sys.exit(f"{args.data_dir}: the {args.split} split has no edge labels")
+    try:  # a missing or foreign checkpoint, a missing data file: one line, no traceback
+        module = load_model(args.ckpt)
+        dataset = dict(module.hparams["dataset"])
+        if dataset.get("name") != "kuramoto":
+            sys.exit(f"{args.ckpt}: trained on {dataset.get('name')!r}; this breakdown reads Kuramoto's ω")
+        feats, adj = read_split(Path(args.data_dir), args.split, dataset)  # Kuramoto has edge labels
+    except DatasetError as err:  # InputError included
+        sys.exit(f"error: {err}")
     x = torch.from_numpy(apply_normalization(feats, module.hparams["normalization"], dataset))
     prob = edge_probabilities(module, x, int(dataset["train_steps"]), args.batch_size)
     omega = feats[:, :, 0, OMEGA_FEATURE].astype(np.float64)

@@ -114,10 +114,17 @@ class _Composer:
         cfg = self.compose(combo)
         job = Job(block, combo, cfg.row.id, Path(cfg.hydra.sweep.dir) / cfg.hydra.sweep.subdir,
                   OmegaConf.to_container(cfg.dataset, resolve=True), Path(cfg.paths.data_dir).resolve(),
-                  cost=float(cfg.trainer.max_epochs or 1) * float(cfg.dataset.get("num_train") or 1))
+                  cost=_cost(cfg))
         for need in cfg.row.get("needs") or ():
             job.deps.append(self.job(block, (*_without_row(combo), f"row={need}")))
         return job
+
+
+def _cost(cfg: DictConfig) -> float:
+    """Epochs x training simulations (0 for a row that trains nothing): only orders --parallel."""
+    if not cfg.row.get("trains", True):
+        return 0.0
+    return float(cfg.trainer.max_epochs or 1) * float(cfg.dataset.get("num_train") or 1)
 
 
 def make_data(jobs: list[Job], dry_run: bool) -> None:

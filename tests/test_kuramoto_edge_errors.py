@@ -81,9 +81,14 @@ def test_main_reads_a_trained_kuramoto_checkpoint(tmp_path):
     assert "16 test simulations" in proc.stdout
     assert "320 pairs" in proc.stdout                 # 16 simulations x 20 ordered pairs
     assert "receiver in-degree" in proc.stdout and "|Δω| in [0, 0.5)" in proc.stdout
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "kuramoto_edge_errors.py"),
+                           "--ckpt", str(run_dir / "checkpoints" / "best.ckpt"), "--data-dir", str(tmp_path)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("error: missing data file") and "python -m nri.generate dataset=kuramoto" in proc.stderr
 
 
-def test_main_refuses_a_checkpoint_of_another_dataset(tiny_springs, tmp_path, capsys):
+def test_main_refuses_a_checkpoint_of_another_dataset(tiny_springs, tmp_path):
     from nri.train import run
 
     ke = _script()
@@ -91,3 +96,8 @@ def test_main_refuses_a_checkpoint_of_another_dataset(tiny_springs, tmp_path, ca
     run(tiny_train_cfg(tiny_springs, run_dir, "test=false"))
     with pytest.raises(SystemExit, match="trained on 'springs'; this breakdown reads Kuramoto's ω"):
         ke.main(["--ckpt", str(run_dir / "checkpoints" / "best.ckpt"), "--data-dir", str(tiny_springs)])
+
+
+def test_main_names_a_missing_checkpoint_in_one_line(tmp_path):
+    with pytest.raises(SystemExit, match=r"^error: .*nowhere\.ckpt: no such checkpoint$"):
+        _script().main(["--ckpt", str(tmp_path / "nowhere.ckpt"), "--data-dir", str(tmp_path)])
