@@ -33,14 +33,30 @@ def build_module(cfg: DictConfig, normalization: dict[str, Any] | None) -> NRIMo
         encoder=plain(cfg.get("encoder")), decoder=plain(cfg.get("decoder")),
         normalization=normalization,
     )
-    if cfg.get("compile"):
+    mode = compile_mode(cfg.get("compile"))
+    if mode is not False:
         import torch
 
         if module.encoder is not None:
-            module.encoder = torch.compile(module.encoder)
+            module.encoder = torch.compile(module.encoder, mode=mode)
         if module.decoder is not None:
-            module.decoder = torch.compile(module.decoder)
+            module.decoder = torch.compile(module.decoder, mode=mode)
     return module
+
+
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def compile_mode(setting: Any) -> str | None | bool:
+    """The ``compile`` setting as torch.compile's mode: False (off), None (torch's default) or a mode."""
+    if setting in (None, False):
+        return False
+    if setting is True:
+        return None
+    if setting in COMPILE_MODES:
+        return setting
+    raise ValueError(f"compile={setting!r}: use false, true, or a torch.compile mode: {', '.join(COMPILE_MODES)} "
+                     "(reduce-overhead replays CUDA graphs on a GPU)")
 
 
 def build_trainer(cfg: DictConfig, **overrides: Any) -> pl.Trainer:

@@ -12,7 +12,15 @@ import hydra
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 
-from nri.build import build_datamodule, build_module, build_trainer, finite, plain, write_json
+from nri.build import (
+    build_datamodule,
+    build_module,
+    build_trainer,
+    compile_mode,
+    finite,
+    plain,
+    write_json,
+)
 from nri.data.datamodule import DatasetError
 from nri.runtime import keep_freed_memory
 
@@ -21,6 +29,7 @@ log = logging.getLogger("nri.train")
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Fit, test, and write ``metrics.json`` into the run directory; returns the metrics."""
+    compile_mode(cfg.get("compile"))  # a bad setting fails before any data is read
     if cfg.get("keep_freed_memory", True):
         keep_freed_memory()  # before the first large allocation; see nri/runtime.py
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)

@@ -65,8 +65,8 @@ def run_one(args: argparse.Namespace) -> dict:
     module = NRIModule(dataset, model, {"name": enc, "hidden": args.hidden}, decoder,
                        dm.normalization)
     if args.compile:
-        module.encoder = torch.compile(module.encoder)
-        module.decoder = torch.compile(module.decoder)
+        module.encoder = torch.compile(module.encoder, mode=args.compile_mode)
+        module.decoder = torch.compile(module.decoder, mode=args.compile_mode)
 
     class Clock(pl.Callback):
         def __init__(self):
@@ -182,6 +182,8 @@ def _common_flags(args: argparse.Namespace) -> list[str]:
     flags = []
     for name in ("batch_size", "hidden", "steps", "warmup", "device", "precision", "malloc"):
         flags += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    if args.compile_mode:
+        flags += ["--compile-mode", args.compile_mode]
     return flags + [f for f, on in (("--compile", args.compile), ("--data-on-device", args.data_on_device),
                                     ("--skip-first", args.skip_first),
                                     ("--checkpoint", args.checkpoint)) if on]
@@ -209,6 +211,9 @@ def main() -> None:
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--precision", default="32-true")
     p.add_argument("--compile", action="store_true")
+    p.add_argument("--compile-mode", default=None, choices=["default", "reduce-overhead", "max-autotune",
+                                                            "max-autotune-no-cudagraphs"],
+                   help="torch.compile mode (reduce-overhead: CUDA graphs on a GPU)")
     p.add_argument("--data-on-device", action="store_true")
     p.add_argument("--skip-first", action="store_true", help="reference default is off")
     p.add_argument("--checkpoint", action="store_true",
@@ -233,6 +238,8 @@ def main() -> None:
             p.error(f"--batch-size {args.batch_size} does not split into {count} equal micro-batches")
     if args.repeats < 1:
         p.error(f"--repeats must be at least 1, got {args.repeats}")
+    if args.compile_mode and not args.compile:
+        p.error("--compile-mode needs --compile")
     if args.baseline and args.device != "cpu":
         p.error("--baseline runs the original formulation, which is CPU-only; drop --device cuda")
     if args.one:
@@ -273,7 +280,8 @@ def main() -> None:
     if args.device == "cuda":
         machine = torch.cuda.get_device_name(0)
     print(f"# nri training throughput: batch {args.batch_size}, hidden {args.hidden}, springs5, "
-          f"{args.device} ({machine}), precision {args.precision}, compile {args.compile}, "
+          f"{args.device} ({machine}), precision {args.precision}, compile {args.compile}"
+          f"{f' ({args.compile_mode})' if args.compile and args.compile_mode else ''}, "
           f"decoder checkpointing {args.checkpoint}, malloc keeps freed memory: {args.malloc}")
     extra = (" peak GPU (MB) |" if args.device == "cuda" else "")
     if args.baseline:

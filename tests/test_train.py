@@ -33,6 +33,24 @@ def test_tiny_training_run_for_every_encoder_and_decoder(tiny_springs, tmp_path,
     assert (tmp_path / "checkpoints" / "best.ckpt").exists()
 
 
+def test_metrics_file_records_training_scalars_and_time(tiny_springs, tmp_path):
+    import csv
+
+    cfg = tiny_train_cfg(tiny_springs, tmp_path, "logger=csv", "trainer.max_epochs=3", "test=false")
+    run(cfg)
+    with open(tmp_path / "csv" / "metrics.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("time/train_s")]
+    seconds = [float(r["time/train_s"]) for r in rows]
+    assert len(seconds) == 3 and seconds[0] > 0 and seconds == sorted(seconds), seconds
+    assert all(r["val/edge_acc"] for r in rows)  # logged beside the validation metrics
+    with open(tmp_path / "csv" / "metrics.csv") as f:
+        every = list(csv.DictReader(f))
+    epochs = [r for r in every if r.get("train/nll_epoch")]
+    assert [int(r["epoch"]) for r in epochs] == [0, 1, 2]  # one epoch mean per epoch
+    assert {"train/kl_epoch", "train/tau_epoch", "train/loss_epoch"} <= set(every[0])
+    assert len([r for r in every if r.get("train/nll_step")]) == 3 * 64 // 16  # log_every_n_steps=1
+
+
 @pytest.mark.slow
 def test_training_learns_the_springs_graph(tmp_path_factory, tmp_path):
     """A few epochs on a thousand simulations already beat chance clearly."""
@@ -136,3 +154,30 @@ def test_unknown_encoder_name_is_one_clear_error(tiny_springs, tmp_path):
     cfg.encoder.name = "transformer"
     with pytest.raises(ValueError, match="unknown encoder name 'transformer'"):
         run(cfg)
+
+
+def test_compile_setting_reaches_torch_compile_as_its_mode(tiny_springs, tmp_path, monkeypatch):
+    from nri.build import build_module, compile_mode
+
+    assert compile_mode(False) is False and compile_mode(None) is False
+    assert compile_mode(True) is None  # torch's default mode
+    seen = []
+    monkeypatch.setattr(torch, "compile", lambda module, mode=None: seen.append(mode) or module)
+    cfg = tiny_train_cfg(tiny_springs, tmp_path, "compile=reduce-overhead")
+    build_module(cfg, None)
+    assert seen == ["reduce-overhead", "reduce-overhead"]  # encoder and decoder
+
+
+def test_unknown_compile_mode_is_one_clear_error(tiny_springs, tmp_path):
+    cfg = tiny_train_cfg(tiny_springs, tmp_path, "compile=fastest")
+    with pytest.raises(ValueError, match="compile='fastest': use false, true, or a torch.compile mode"):
+        run(cfg)
+
+
+def test_cpu_optimizer_keeps_the_default_implementation():
+    from conftest import TINY_DATASET
+
+    from nri.models.module import NRIModule
+
+    module = NRIModule(TINY_DATASET, {}, {"name": "mlp", "hidden": 8}, {"name": "mlp", "hidden": 8})
+    assert module.configure_optimizers()["optimizer"].defaults["fused"] is None  # fused only on a GPU

@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from nri import losses, metrics
 from nri.models.schedules import temperature
+from nri.models.train_log import TrainScalars
 from nri.registry import build_decoder, build_encoder
 
 GRAPHS = ("learned", "true", "full", "none")
@@ -68,6 +69,7 @@ class NRIModule(pl.LightningModule):
                              persistent=False)
         var = losses.parse_variance(self.cfg.get("var", 5e-5), int(self.ds["dims"]))
         self.register_buffer("variance", torch.as_tensor(var, dtype=torch.float32), persistent=False)
+        self._train_scalars = TrainScalars()
         self._reset_eval_state()
 
     # ------------------------------------------------------------------ graph
@@ -160,12 +162,15 @@ class NRIModule(pl.LightningModule):
                 kl = losses.kl_categorical(prob, self._log_prior(), self.num_atoms)
                 loss = nll + float(self.cfg.get("kl_weight", 1.0)) * kl
                 log["train/kl"] = kl
-                log["train/tau"] = torch.tensor(self.tau)
+                log["train/tau"] = self.tau
                 if "edges" in batch:
                     log["train/edge_acc"] = metrics.edge_accuracy(logits, batch["edges"])
         log["train/loss"] = loss
-        self.log_dict(log, on_step=True, on_epoch=True, batch_size=b, prog_bar=False)
+        self._train_scalars.add(self, log, b)
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        self._train_scalars.epoch_end(self)
 
     def _log_prior(self) -> torch.Tensor | None:
         return self.log_prior if self.log_prior.numel() else None
@@ -334,8 +339,10 @@ class NRIModule(pl.LightningModule):
         if not params:
             return None
         opt_cfg = self.cfg.get("optimizer", {}) or {}
+        # on a GPU, one fused kernel instead of a few per parameter group: less host time per step
+        fused = True if all(p.is_cuda for p in params) else None
         optimizer = torch.optim.Adam(params, lr=float(opt_cfg.get("lr", 5e-4)),
-                                     weight_decay=float(opt_cfg.get("weight_decay", 0.0)))
+                                     weight_decay=float(opt_cfg.get("weight_decay", 0.0)), fused=fused)
         sched = self.cfg.get("scheduler", {}) or {}
         kind = sched.get("name", "step")
         if kind in (None, "none"):
