@@ -38,15 +38,6 @@ def test_gpu_training_compiled(tiny_springs, tmp_path):
     assert np.isfinite(results["test/mse"]).all()
 
 
-def test_gpu_training_with_cuda_graphs(tiny_springs, tmp_path):
-    """compile=reduce-overhead: training, validation and test replay CUDA graphs."""
-    cfg = tiny_train_cfg(tiny_springs, tmp_path, "trainer=gpu", "compile=reduce-overhead",
-                         "datamodule.data_on_device=true", "logger=none", "trainer.max_epochs=2")
-    results = run(cfg)
-    assert 0 <= results["test/edge_acc"] <= 1
-    assert np.isfinite(results["test/mse"]).all()
-
-
 def test_gpu_optimizer_is_fused(tiny_springs):
     from conftest import TINY_DATASET
 
