@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every GPU check in one pass on one CUDA machine (about 8 minutes on one H100):
+# Every GPU check in one pass on one CUDA machine (539 s on one H200, 2026-11-27; README, "On a GPU"):
 #
 #   bash scripts/gpu_check.sh OUT_DIR          # PYTHON=... picks the interpreter (default python3)
 #
@@ -8,7 +8,7 @@
 #     (batch 128, hidden 256), bf16, data on the device;
 #  3. the springs_fast recipe on the full springs5 set (generated here) with trainer=gpu, for at
 #     most TRAIN_MINUTES (default 3): validation accuracy and training time at every epoch;
-#  4. mlp/mlp compiled (default mode and CUDA graphs), then eager at batch 1024.
+#  4. mlp/mlp compiled (default mode, then CUDA graphs: reduce-overhead), then eager at batch 1024.
 # Every step has its own time limit and a failed step does not stop the next; the exit status
 # says whether any failed. OUT_DIR gets gpu_check.log (everything), the benchmark JSON files,
 # and train_metrics.csv / train_result.json of step 3.
