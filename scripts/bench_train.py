@@ -29,6 +29,8 @@ from pathlib import Path
 from nri.runtime import keep_freed_memory
 
 PAIRS = ["mlp/mlp", "cnn/mlp", "mlp/rnn"]
+SPRINGS5 = {"name": "springs", "num_atoms": 5, "suffix": "_springs5", "format": "locvel", "dims": 4,
+            "edge_types": 2, "has_edges": True, "train_steps": 49, "test_burn_in": 49, "test_horizon": 20}
 
 
 def make_data(directory: Path, num_train: int) -> None:
@@ -49,9 +51,7 @@ def run_one(args: argparse.Namespace) -> dict:
         keep_freed_memory()  # as nri.train does (its `keep_freed_memory` setting)
     torch.manual_seed(0)
     enc, dec = args.one.split("/")
-    dataset = {"name": "springs", "num_atoms": 5, "suffix": "_springs5", "format": "locvel", "dims": 4,
-               "edge_types": 2, "has_edges": True, "train_steps": 49, "test_burn_in": 49,
-               "test_horizon": 20}
+    dataset = SPRINGS5
     micro_batches = args.micro_batches_by_pair[None]
     # One optimiser step = micro_batches loader batches of batch_size / micro_batches each
     # (Lightning's gradient accumulation): the same step size, a fraction of the activations.
@@ -116,9 +116,7 @@ def run_baseline(args: argparse.Namespace) -> dict:
     if args.malloc == "both":
         keep_freed_memory()
     torch.manual_seed(0)
-    dataset = {"name": "springs", "num_atoms": 5, "suffix": "_springs5", "format": "locvel", "dims": 4,
-               "edge_types": 2, "has_edges": True, "train_steps": 49, "test_burn_in": 49,
-               "test_horizon": 20}
+    dataset = SPRINGS5
     dm = NRIDataModule(dataset, args.data_dir, batch_size=args.batch_size, shuffle=True)
     dm.load()
     batches = []
