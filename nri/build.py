@@ -62,8 +62,9 @@ def compile_mode(setting: Any) -> str | None | bool:
     if setting in CUDA_GRAPH_MODES:
         raise ValueError(f"compile={setting!r} replays CUDA graphs, which nri.train does not support yet "
                          "(its GPU test failed inside Lightning); use compile=true or "
-                         "compile=max-autotune-no-cudagraphs, or measure the mode with "
-                         "scripts/bench_train.py --compile --compile-mode " + setting)
+                         "compile=max-autotune-no-cudagraphs; on a GPU, scripts/cuda_graphs_probe.py shows "
+                         "where it fails and scripts/bench_train.py --compile --compile-mode " + setting +
+                         " measures it")
     raise ValueError(f"compile={setting!r}: use false, true, or a torch.compile mode: {', '.join(COMPILE_MODES)}")
 
 

@@ -8,7 +8,9 @@
 #     (batch 128, hidden 256), bf16, data on the device;
 #  3. the springs_fast recipe on the full springs5 set (generated here) with trainer=gpu, for at
 #     most TRAIN_MINUTES (default 3): validation accuracy and training time at every epoch;
-#  4. mlp/mlp compiled (default mode, then CUDA graphs: reduce-overhead), then eager at batch 1024.
+#  4. mlp/mlp compiled (default mode, then CUDA graphs: reduce-overhead), then eager at batch 1024;
+#  5. with CUDA_GRAPHS_PROBE=1, scripts/cuda_graphs_probe.py: where training through nri.train's
+#     Trainer fails with CUDA graphs (about 2 more minutes; pair it with TRAIN_MINUTES=1).
 # Every step has its own time limit and a failed step does not stop the next; the exit status
 # says whether any failed. OUT_DIR gets gpu_check.log (everything), the benchmark JSON files,
 # and train_metrics.csv / train_result.json of step 3.
@@ -77,6 +79,10 @@ step bench-cudagraphs 180 "${bench[@]}" --pairs mlp/mlp --compile --compile-mode
   --json "$out/bench_cudagraphs.json"
 step bench-batch1024 120 "${bench[@]}" --pairs mlp/mlp --batch-size 1024 --num-train 8192 --steps 30 \
   --json "$out/bench_batch1024.json"
+
+if [ "${CUDA_GRAPHS_PROBE:-0}" = 1 ]; then
+  SHOW_LINES=60 step cuda-graphs-probe 300 "$py" scripts/cuda_graphs_probe.py --mode reduce-overhead
+fi
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED: ${failed[*]} (details in $log)"
