@@ -165,6 +165,17 @@ def _median_run(runs: list[dict]) -> dict:
     return out
 
 
+def check_pair(parser: argparse.ArgumentParser, pair: str) -> tuple[str, str]:
+    """'mlp/rnn' -> ('mlp', 'rnn'), or a usage error naming the encoders and decoders there are."""
+    from nri.registry import DECODERS, ENCODERS
+
+    encoder, sep, decoder = pair.partition("/")
+    if not sep or encoder not in ENCODERS or decoder not in DECODERS:
+        parser.error(f"pair {pair!r}: give ENCODER/DECODER, an encoder of {sorted(ENCODERS)} and a decoder "
+                     f"of {sorted(DECODERS)}")
+    return encoder, decoder
+
+
 def parse_micro_batches(parser: argparse.ArgumentParser, items: list[str]) -> dict:
     """'4 cnn/mlp=8' -> {None: 4, 'cnn/mlp': 8} (None: every other pair; 1 if not given)."""
     out: dict = {None: 1}
@@ -236,6 +247,8 @@ def main() -> None:
             p.error(f"--batch-size {args.batch_size} does not split into {count} equal micro-batches")
     if args.repeats < 1:
         p.error(f"--repeats must be at least 1, got {args.repeats}")
+    for pair in args.pairs:
+        check_pair(p, pair)  # before any data is made
     if args.compile_mode and not args.compile:
         p.error("--compile-mode needs --compile")
     if args.baseline and args.device != "cpu":

@@ -48,6 +48,10 @@ def main() -> int:
     p.add_argument("--mode", default="reduce-overhead", choices=MODES, help="torch.compile mode")
     p.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
     args = p.parse_args()
+    import torch
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        p.error("--device cuda, but torch sees no CUDA device; run it on a GPU machine, or use --device cpu")
     from hydra.core.global_hydra import GlobalHydra
 
     from tests.conftest import write_tiny_springs

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_train import SPRINGS5, make_data
+from bench_train import SPRINGS5, check_pair, make_data
 
 
 def fit_steps(module, datamodule, steps: int, profile: cProfile.Profile | None = None) -> float:
@@ -45,15 +45,16 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=120, help="timed steps (after 20 warm-up steps)")
     p.add_argument("--top", type=int, default=45, help="cumulative-time entries to print")
     args = p.parse_args()
-    if args.steps < 1:
-        p.error(f"--steps must be at least 1, got {args.steps}")
+    for flag in ("steps", "hidden", "batch_size"):
+        if getattr(args, flag) < 1:
+            p.error(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
+    encoder, decoder = check_pair(p, args.pair)
     import torch
 
     from nri.data.datamodule import NRIDataModule
     from nri.models.module import NRIModule
 
     torch.manual_seed(0)
-    encoder, decoder = args.pair.split("/")
     with tempfile.TemporaryDirectory() as tmp:
         make_data(Path(tmp), num_train=max(256, 4 * args.batch_size))
         dm = NRIDataModule(SPRINGS5, tmp, batch_size=args.batch_size, shuffle=True)

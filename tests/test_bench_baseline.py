@@ -125,3 +125,12 @@ def test_bench_refuses_the_baseline_on_a_gpu():
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_train.py"), "--baseline",
                            "--device", "cuda"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 2 and "CPU-only" in proc.stderr
+
+
+def test_bench_rejects_a_compile_mode_without_compile_and_a_bad_pair():
+    cases = [(["--compile-mode", "default"], "--compile-mode needs --compile"),
+             (["--pairs", "mlp/foo"], "pair 'mlp/foo': give ENCODER/DECODER")]
+    for flags, message in cases:
+        proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_train.py"), *flags],
+                              capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr[-500:]

@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import torch
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = str(ROOT / "scripts" / "cuda_graphs_probe.py")
 
@@ -23,3 +26,9 @@ def test_unknown_mode_is_refused():
     proc = subprocess.run([sys.executable, SCRIPT, "--mode", "fastest"], capture_output=True, text=True,
                           cwd=ROOT, timeout=120)
     assert proc.returncode == 2 and "invalid choice: 'fastest'" in proc.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal where no GPU is present")
+def test_cuda_without_a_gpu_is_refused():
+    proc = subprocess.run([sys.executable, SCRIPT], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and "torch sees no CUDA device" in proc.stderr

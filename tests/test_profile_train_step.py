@@ -21,7 +21,15 @@ def test_prints_the_step_time_and_the_profile():
     assert "Ordered by: cumulative time" in proc.stdout and "(fit)" in proc.stdout  # Lightning's fit on top
 
 
-def test_refuses_zero_steps():
-    proc = subprocess.run([sys.executable, SCRIPT, "--steps", "0"], capture_output=True, text=True,
-                          cwd=ROOT, timeout=120)
-    assert proc.returncode == 2 and "--steps must be at least 1" in proc.stderr
+def test_refuses_sizes_below_one():
+    for flag in ("--steps", "--hidden", "--batch-size"):
+        proc = subprocess.run([sys.executable, SCRIPT, flag, "0"], capture_output=True, text=True,
+                              cwd=ROOT, timeout=120)
+        assert proc.returncode == 2 and f"{flag} must be at least 1, got 0" in proc.stderr
+
+
+def test_refuses_a_malformed_or_unknown_pair():
+    for pair in ("mlp", "mlp/foo"):
+        proc = subprocess.run([sys.executable, SCRIPT, "--pair", pair], capture_output=True, text=True,
+                              cwd=ROOT, timeout=120)
+        assert proc.returncode == 2 and f"pair '{pair}': give ENCODER/DECODER" in proc.stderr
