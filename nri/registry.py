@@ -19,6 +19,7 @@ ENCODERS: dict[str, str] = {
     "cnn": "nri.models.encoders:CNNEncoder",
     "corr": "nri.models.correlation:CorrelationEncoder",
     "corr_lstm": "nri.models.correlation:CorrelationLSTMEncoder",
+    "mpm": "nri.models.relation_encoder:RelationInteractionEncoder",
 }
 DECODERS: dict[str, str] = {
     "mlp": "nri.models.decoders:MLPDecoder",
@@ -27,6 +28,7 @@ DECODERS: dict[str, str] = {
     "static": "nri.models.baselines:StaticDecoder",
     "lstm_single": "nri.models.baselines:LSTMSingle",
     "lstm_joint": "nri.models.baselines:LSTMJoint",
+    "history": "nri.models.history_decoder:HistoryDecoder",
 }
 
 

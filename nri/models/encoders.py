@@ -33,6 +33,14 @@ class MLPEncoder(nn.Module):
         nn.init.constant_(self.fc_out.bias, 0.1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc_out(self.edge_embeddings(x))
+
+    def edge_embeddings(self, x: torch.Tensor) -> torch.Tensor:
+        """Every edge's representation before the edge-type layer.
+
+        Shapes:
+            x: [B, N, T, D] -> [B, E, H]
+        """
         b, n, t, d = x.shape
         if t != self.timesteps:
             raise ValueError(
@@ -47,8 +55,7 @@ class MLPEncoder(nn.Module):
             h = node2edge(h, senders, receivers)  # [B, E, 2H]
         else:
             h = self.mlp3(h)  # [B, E, H]
-        h = self.mlp4(torch.cat([h, skip], dim=-1))  # [B, E, 3H or 2H] -> [B, E, H]
-        return self.fc_out(h)
+        return self.mlp4(torch.cat([h, skip], dim=-1))  # [B, E, 3H or 2H] -> [B, E, H]
 
 
 class CNNEncoder(nn.Module):
@@ -72,6 +79,14 @@ class CNNEncoder(nn.Module):
         nn.init.constant_(self.fc_out.bias, 0.1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc_out(self.edge_embeddings(x))
+
+    def edge_embeddings(self, x: torch.Tensor) -> torch.Tensor:
+        """Every edge's representation before the edge-type layer.
+
+        Shapes:
+            x: [B, N, T, D] -> [B, E, H]
+        """
         b, n, t, d = x.shape
         senders, receivers = edge_index(n, x.device)
         pairs = node2edge(x, senders, receivers)  # [B, E, T, 2D]
@@ -79,9 +94,8 @@ class CNNEncoder(nn.Module):
         h = self.cnn(pairs.reshape(b * e, t, 2 * d)).reshape(b, e, -1)  # [B*E, T, 2D] -> [B, E, H]
         h = self.mlp1(h)
         if not self.factor:
-            return self.fc_out(h)
+            return h
         skip = h
         h = self.mlp2(edge2node(h, n) / n)  # [B, N, H]
         h = node2edge(h, senders, receivers)  # [B, E, 2H]
-        h = self.mlp3(torch.cat([h, skip], dim=-1))  # [B, E, 3H] -> [B, E, H]
-        return self.fc_out(h)
+        return self.mlp3(torch.cat([h, skip], dim=-1))  # [B, E, 3H] -> [B, E, H]
