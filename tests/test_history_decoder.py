@@ -70,6 +70,6 @@ def test_prev_frame_is_read_as_history():
 
 
 def test_history_decoder_declares_itself_markov_style_and_refuses_negative_history():
-    assert HistoryDecoder.recurrent is False
+    assert HistoryDecoder.recurrent is False and HistoryDecoder.reads_history is True
     with pytest.raises(ValueError, match="decoder.history must be >= 0"):
         HistoryDecoder(D, K, 32, history=-1)

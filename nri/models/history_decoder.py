@@ -33,6 +33,9 @@ class HistoryDecoder(nn.Module):
     """
 
     recurrent = False
+    # a forecast after a burn-in should hand over the frames before it (``burn_in_steps``), not
+    # only the window that starts at the burn-in frame, or the memory starts empty
+    reads_history = True
 
     def __init__(self, dims: int, edge_types: int, hidden: int, history: int = 10,
                  memory: int | None = None, dropout: float = 0.0, skip_first: bool = False,
