@@ -1,0 +1,13 @@
+"""Packaging that pyproject.toml alone cannot state: the top-level ``conf/`` tree (kept there for
+the users who edit it) is installed inside the package as ``nri.conf``, so the console scripts
+find their Hydra configs (``pkg://nri.conf``) in editable and regular installs alike."""
+
+from setuptools import find_namespace_packages, find_packages, setup
+
+CONFIG_PACKAGES = ["nri.conf", *(f"nri.conf.{group}" for group in find_namespace_packages(where="conf"))]
+
+setup(
+    packages=[*find_packages(include=["nri", "nri.*"]), *CONFIG_PACKAGES],
+    package_dir={"nri.conf": "conf"},
+    package_data={package: ["*.yaml"] for package in CONFIG_PACKAGES},
+)
