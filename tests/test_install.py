@@ -95,6 +95,13 @@ def test_installed_train_help_and_one_batch_from_any_folder(installed, tmp_path)
 
 
 @pytest.mark.slow
+def test_installed_download_help(installed, tmp_path):
+    proc = _run(installed, "nri-download", "--help", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "source_dir" in proc.stdout  # the packaged dataset config was composed
+
+
+@pytest.mark.slow
 @pytest.mark.xfail(strict=False, reason="nri.plot reads key=value options only; --help is not one yet")
 def test_installed_plot_help(installed, tmp_path):
     proc = _run(installed, "nri-plot", "--help", cwd=tmp_path)
