@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
@@ -43,7 +42,9 @@ def _fresh_venv(path: Path) -> Path:
     python = path / "bin" / "python"
     purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              capture_output=True, text=True, check=True).stdout.strip()
-    Path(purelib, "parent_env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # every site-packages folder this interpreter sees (its own, and any its .pth files add)
+    parents = [p for p in sys.path if p.endswith(("site-packages", "dist-packages")) and Path(p).is_dir()]
+    Path(purelib, "parent_env.pth").write_text("\n".join(parents) + "\n")
     return python
 
 
