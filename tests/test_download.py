@@ -112,7 +112,7 @@ def test_cli_refuses_a_corrupt_local_copy_with_one_line(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: ")
     assert "35.asf" in proc.stderr
-    assert not (tmp_path / "dest").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["copy"]  # no dest, no log file, no .hydra/
 
 
 def test_cli_refuses_a_simulated_dataset(tmp_path):
