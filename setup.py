@@ -4,7 +4,9 @@ find their Hydra configs (``pkg://nri.conf``) in editable and regular installs a
 
 from setuptools import find_namespace_packages, find_packages, setup
 
-CONFIG_PACKAGES = ["nri.conf", *(f"nri.conf.{group}" for group in find_namespace_packages(where="conf"))]
+# each config group folder is a data-only subpackage, so that its YAML files are package data
+GROUPS = find_namespace_packages(where="conf", exclude=["__pycache__", "*.__pycache__"])
+CONFIG_PACKAGES = ["nri.conf", *(f"nri.conf.{group}" for group in GROUPS)]
 
 setup(
     packages=[*find_packages(include=["nri", "nri.*"]), *CONFIG_PACKAGES],
