@@ -86,5 +86,5 @@ tensorboard: install ## serve the TensorBoard logs of all runs on localhost (TB_
 	$(VENV)/bin/tensorboard --logdir outputs --host $(TB_HOST) --port $(TB_PORT)
 
 clean: ## remove outputs and caches (keeps data/ and .venv)
-	rm -rf outputs multirun lightning_logs .pytest_cache .ruff_cache
+	rm -rf outputs multirun lightning_logs .pytest_cache .ruff_cache build
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
