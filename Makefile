@@ -10,6 +10,8 @@ export PYTHONUNBUFFERED := 1
 TORCH_PIN ?= torch==2.13.0
 DATA ?= data
 PROFILE ?= quick
+TB_HOST ?= localhost
+TB_PORT ?= 6006
 
 .DEFAULT_GOAL := help
 TABLE_DATASETS ?= springs charged kuramoto
@@ -19,7 +21,7 @@ TABLE_DATASETS ?= springs charged kuramoto
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "$(TORCH_PIN)"
@@ -47,7 +49,9 @@ data: install ## simulate springs5, charged5, kuramoto5 (50k/10k/10k each) into 
 data-10: install ## the same with 10 objects
 	$(PY) -m nri.generate -m dataset=springs,charged,kuramoto dataset.num_atoms=10
 
-real-data: install ## preprocess the motion-capture and basketball data (from ../shared/data or NRI_REAL_DATA_DIR)
+real-data: install ## fetch (and check) the motion-capture and basketball files, then preprocess them
+	$(PY) -m nri.download dataset=motion
+	$(PY) -m nri.download dataset=sports
 	$(PY) -m nri.generate -m dataset=motion,sports
 
 springs-fast: install ## springs5 with the CPU-tuned settings: full dataset, 26 minutes of training, then test
@@ -78,9 +82,9 @@ bench: install ## training throughput and peak memory per pair (128-sample steps
 bench-data: install ## data generation speed and memory
 	$(PY) scripts/bench_data.py $(ARGS)
 
-tensorboard: install ## serve the TensorBoard logs of all runs
-	$(VENV)/bin/tensorboard --logdir outputs --bind_all
+tensorboard: install ## serve the TensorBoard logs of all runs on localhost (TB_HOST=0.0.0.0 for every interface)
+	$(VENV)/bin/tensorboard --logdir outputs --host $(TB_HOST) --port $(TB_PORT)
 
 clean: ## remove outputs and caches (keeps data/ and .venv)
-	rm -rf outputs multirun lightning_logs .pytest_cache .ruff_cache
+	rm -rf outputs multirun lightning_logs .pytest_cache .ruff_cache build
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

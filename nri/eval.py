@@ -66,7 +66,7 @@ def apply_protocol_overrides(module: NRIModule, overrides: Any) -> None:
         module.cfg[key] = value
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
+@hydra.main(version_base="1.3", config_path="pkg://nri.conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
     try:
         evaluate(cfg)

@@ -42,7 +42,7 @@ def run(cfg: DictConfig) -> dict:
     )
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="generate")
+@hydra.main(version_base="1.3", config_path="pkg://nri.conf", config_name="generate")
 def _main(cfg: DictConfig) -> None:
     try:
         paths = run(cfg)

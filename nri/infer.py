@@ -323,7 +323,7 @@ def infer(cfg: DictConfig) -> dict[str, Path]:
     return {p.name: p for p in [*arrays, *texts, *pngs]}
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="infer")
+@hydra.main(version_base="1.3", config_path="pkg://nri.conf", config_name="infer")
 def main(cfg: DictConfig) -> None:
     try:
         missing = [k for k in ("ckpt_path", "input") if OmegaConf.is_missing(cfg, k)]

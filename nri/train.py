@@ -79,7 +79,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     return results
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@hydra.main(version_base="1.3", config_path="pkg://nri.conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     try:
         results = run(cfg)
