@@ -1,6 +1,6 @@
 """Packaging that pyproject.toml alone cannot state: the top-level ``conf/`` tree (kept there for
 the users who edit it) is installed inside the package as ``nri.conf``, so the console scripts
-find their Hydra configs (``pkg://nri.conf``) in editable and regular installs alike."""
+find their Hydra configs in a regular install (``pkg://nri.conf``, see nri/conf_path.py)."""
 
 from setuptools import find_namespace_packages, find_packages, setup
 

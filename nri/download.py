@@ -22,6 +22,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from nri.conf_path import CONFIG_PATH
+
 MOTION_FOLDER = "data/35/"
 PROCESSED = "tests/artifacts/basketball/processed_data/"
 
@@ -199,7 +201,7 @@ def run(cfg: DictConfig) -> dict[str, str]:
     return how
 
 
-@hydra.main(version_base="1.3", config_path="pkg://nri.conf", config_name="download")
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="download")
 def main(cfg: DictConfig) -> None:
     try:
         run(cfg)

@@ -14,6 +14,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from nri.build import finite, write_json
+from nri.conf_path import CONFIG_PATH
 from nri.data.datamodule import DatasetError, NRIDataModule
 from nri.models.module import NRIModule
 
@@ -66,7 +67,7 @@ def apply_protocol_overrides(module: NRIModule, overrides: Any) -> None:
         module.cfg[key] = value
 
 
-@hydra.main(version_base="1.3", config_path="pkg://nri.conf", config_name="eval")
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="eval")
 def main(cfg: DictConfig) -> None:
     try:
         evaluate(cfg)

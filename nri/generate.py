@@ -10,6 +10,7 @@ import hydra
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
+from nri.conf_path import CONFIG_PATH
 from nri.data.generate_dataset import GENERATORS, GenerationError, write_dataset
 from nri.data.preparers import PREPARERS, prepare
 
@@ -42,7 +43,7 @@ def run(cfg: DictConfig) -> dict:
     )
 
 
-@hydra.main(version_base="1.3", config_path="pkg://nri.conf", config_name="generate")
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="generate")
 def _main(cfg: DictConfig) -> None:
     try:
         paths = run(cfg)

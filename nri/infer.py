@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.nn import functional as F
 
 from nri import metrics
+from nri.conf_path import CONFIG_PATH
 from nri.data.atomic import atomic_write_all
 from nri.data.datamodule import DatasetError, edge_labels
 from nri.data.normalization import apply_normalization, invert_normalization
@@ -323,7 +324,7 @@ def infer(cfg: DictConfig) -> dict[str, Path]:
     return {p.name: p for p in [*arrays, *texts, *pngs]}
 
 
-@hydra.main(version_base="1.3", config_path="pkg://nri.conf", config_name="infer")
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="infer")
 def main(cfg: DictConfig) -> None:
     try:
         missing = [k for k in ("ckpt_path", "input") if OmegaConf.is_missing(cfg, k)]

@@ -21,6 +21,7 @@ from nri.build import (
     plain,
     write_json,
 )
+from nri.conf_path import CONFIG_PATH
 from nri.data.datamodule import DatasetError
 from nri.runtime import keep_freed_memory
 
@@ -79,7 +80,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     return results
 
 
-@hydra.main(version_base="1.3", config_path="pkg://nri.conf", config_name="train")
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     try:
         results = run(cfg)
