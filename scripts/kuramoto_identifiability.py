@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from nri.data.simulate import kuramoto_initial_state, run_kuramoto, scale_per_oscillator
+from nri.data.sim.simulate import kuramoto_initial_state, run_kuramoto, scale_per_oscillator
 
 CONFIG = Path(__file__).resolve().parents[1] / "conf" / "dataset" / "kuramoto.yaml"
 

@@ -11,9 +11,9 @@ from hydra.core.global_hydra import GlobalHydra
 from table_helpers import compose_job
 from torch.nn import functional as F
 
-from nri.data import simulate
 from nri.data.datamodule import edge_labels
 from nri.data.normalization import apply_normalization, fit_normalization, invert_normalization
+from nri.data.sim import simulate
 from nri.models.baselines import LSTMJoint, LSTMSingle, StaticDecoder
 from nri.models.correlation import CorrelationEncoder, pair_correlation
 from nri.models.graph import adjacency_to_edges, edges_to_adjacency

@@ -18,9 +18,9 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
 
-from nri.data.custom import prepare_from_config
-from nri.data.simulate import simulate_springs
-from nri.data.trajectories import InputError, write_long_csv
+from nri.data.custom.prepare import prepare_from_config
+from nri.data.custom.trajectories import InputError, write_long_csv
+from nri.data.sim.simulate import simulate_springs
 from nri.infer import infer
 from nri.plot import main as plot_main
 from nri.plot import plot_run
@@ -56,7 +56,7 @@ def train_calls_prepare() -> bool:
 
 needs_train_hook = pytest.mark.skipif(not train_calls_prepare(),
                                       reason="nri.train does not fill dataset=custom keys from the data yet "
-                                             "(nri.data.custom.prepare_from_config)")
+                                             "(nri.data.custom.prepare.prepare_from_config)")
 
 
 @pytest.fixture(scope="module")

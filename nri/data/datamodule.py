@@ -22,13 +22,11 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from nri.data.errors import DatasetError
 from nri.data.normalization import apply_normalization, fit_normalization
+from nri.data.sources import prepare
 
 SPLITS = ("train", "valid", "test")
-
-
-class DatasetError(ValueError):
-    """A dataset on disk is missing or does not have the expected content."""
 
 
 class TensorBatches(Dataset):
@@ -168,8 +166,6 @@ class NRIDataModule(pl.LightningDataModule):
 
     def prepare_data(self) -> None:
         """Datasets made from files (motion, sports, custom) are prepared once and cached."""
-        from nri.data.preparers import prepare
-
         prepare(self.ds, self.real_data_dir, self.data_dir)
 
     def check_files(self) -> None:

@@ -1,6 +1,6 @@
 """``dataset=custom``: turn a user's trajectory file into the ``feat`` layout the datamodule reads.
 
-``prepare_custom`` reads the file (:mod:`nri.data.trajectories`), splits its sequences into
+``prepare_custom`` reads the file (:mod:`nri.data.custom.trajectories`), splits its sequences into
 train/valid/test, cuts each into windows and writes ``feat_{split}{suffix}.npy`` [S, N, T, D],
 ``edges_{split}{suffix}.npy`` [S, N, N] when labels exist, and ``metadata{suffix}.json``. It runs
 once: the metadata records the input file's name, size and mtime with the options, and the same
@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from nri import __version__
-from nri.data.atomic import atomic_write_all, reuse_existing
-from nri.data.trajectories import (
+from nri.atomic import atomic_write_all
+from nri.data.custom.trajectories import (
     DEFAULT_COLUMNS,
     InputError,
     Trajectories,
@@ -29,17 +29,11 @@ from nri.data.trajectories import (
     read_edges,
     read_trajectories,
 )
+from nri.data.reuse import reuse_existing
+from nri.plain import plain
 
 SPLITS = ("train", "valid", "test")
 DERIVED = ("suffix", "num_atoms", "dims", "has_edges", "feature_names", "test_horizon")
-
-
-def _plain(dataset_cfg: Any) -> dict[str, Any]:
-    if isinstance(dataset_cfg, Mapping) and not hasattr(dataset_cfg, "_get_node"):
-        return dict(dataset_cfg)
-    from omegaconf import OmegaConf
-
-    return OmegaConf.to_container(dataset_cfg, resolve=True)
 
 
 def default_suffix(path: str | Path) -> str:
@@ -123,7 +117,7 @@ def prepare_custom(dataset_cfg: Any, out_dir: str | Path, overwrite: bool = Fals
         written: feat_{split}{suffix}.npy [W, N, window, D] float32 (unscaled),
         edges_{split}{suffix}.npy [W, N, N] int64 (when labels exist).
     """
-    cfg = _plain(dataset_cfg)
+    cfg = plain(dataset_cfg)
     overwrite = overwrite or bool(cfg.get("overwrite", False))
     if not cfg.get("path") or cfg["path"] == "???":
         raise InputError("dataset.path is not set; give the trajectory file: dataset.path=my_data.csv")
@@ -179,7 +173,7 @@ def _convert(cfg: dict[str, Any], path: Path, parameters: dict[str, Any], out_di
                 arrays[out_dir / files[f"{kind}_{split}"]] = array
         counts[split] = {"sequences": [traj.sequence_ids[i] for i in seqs], "windows": len(x)}
     metadata = {
-        "generator": "nri.data.custom.prepare_custom",
+        "generator": "nri.data.custom.prepare.prepare_custom",
         "dataset": "custom",
         "suffix": suffix,
         "parameters": parameters,
@@ -203,7 +197,7 @@ def _convert(cfg: dict[str, Any], path: Path, parameters: dict[str, Any], out_di
 
 def dataset_fields(dataset_cfg: Any, metadata: Mapping[str, Any]) -> dict[str, Any]:
     """Values for the dataset keys left null, after checking the explicit ones against the data."""
-    cfg = _plain(dataset_cfg)
+    cfg = plain(dataset_cfg)
     src = metadata["source"]
     out: dict[str, Any] = {"suffix": metadata["suffix"], "feature_names": list(metadata["features"])}
     for key in ("num_atoms", "dims"):

@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from nri import __version__
-from nri.data.amc import Skeleton, forward_kinematics, parse_amc, parse_asf
-from nri.data.atomic import atomic_write_all, reuse_existing
-from nri.data.config import plain_dict as _plain
+from nri.atomic import atomic_write_all
+from nri.data.real.amc import Skeleton, forward_kinematics, parse_amc, parse_asf
+from nri.data.reuse import reuse_existing
+from nri.plain import plain
 
 SPLITS = ("train", "valid", "test")
 
@@ -76,7 +77,7 @@ def prepare_motion(dataset_cfg, real_data_dir, out_dir, overwrite: bool = False)
         loc, vel: [S, T, 3, J] float32 (T = window length of the split, J = joints).
         edges: [S, J, J] int64 symmetric skeleton adjacency (row receiver, column sender).
     """
-    cfg = _plain(dataset_cfg)
+    cfg = plain(dataset_cfg)
     suffix = cfg["suffix"]
     out_dir = Path(out_dir)
     parameters = {
@@ -145,7 +146,7 @@ def prepare_motion(dataset_cfg, real_data_dir, out_dir, overwrite: bool = False)
         }
 
     metadata = {
-        "generator": "nri.data.motion.prepare_motion",
+        "generator": "nri.data.real.motion.prepare_motion",
         "dataset": "motion",
         "suffix": suffix,
         "parameters": parameters,

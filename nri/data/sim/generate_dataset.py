@@ -20,7 +20,6 @@ import math
 import multiprocessing
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,8 +30,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from nri.data import simulate
-from nri.data.atomic import atomic_write_text
+from nri.atomic import atomic_write_text, temp_beside
+from nri.data.errors import DatasetExistsError, GenerationError
+from nri.data.sim import simulate
 
 __all__ = [
     "BLOCK_SIMS",
@@ -52,14 +52,6 @@ BLOCK_SIMS = 2500
 # single thread; a multi-threaded BLAS on these small matrix products is several times slower.
 _POOL_MIN_SIM_STEPS = 20_000_000
 _METADATA_VERSION = 1
-
-
-class GenerationError(ValueError):
-    """A dataset request that cannot be carried out; the message is one actionable line."""
-
-
-class DatasetExistsError(GenerationError):
-    """A different dataset already occupies the target files."""
 
 
 @dataclass(frozen=True)
@@ -367,7 +359,7 @@ def _generate(generator: Generator, params: dict[str, Any], paths: dict[str, Pat
         for split in SPLITS:
             for kind, shape in shapes[split].items():
                 key = f"{kind}_{split}"
-                temps[key] = _temp_beside(paths[key])
+                temps[key] = temp_beside(paths[key])
                 outputs[key] = np.lib.format.open_memmap(temps[key], mode="w+",
                                                          dtype=params["dtype"], shape=shape)
         total = sum(params[f"num_{split}"] for split in SPLITS)
@@ -427,13 +419,6 @@ class _single_threaded_blas:
 
 def _suffix(paths: dict[str, Path]) -> str:
     return paths["metadata"].name[len("metadata"):-len(".json")]
-
-
-def _temp_beside(path: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(name, 0o644)
-    return Path(name)
 
 
 def _cpu_count() -> int:

@@ -21,7 +21,7 @@ class EdgeHeatmap(pl.Callback):
         loggers = [lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
         if not loggers:
             return
-        from nri.viz import edge_heatmap_figure
+        from nri.viz.heatmap import edge_heatmap_figure
 
         fig = edge_heatmap_figure(example["prob"], example["edges"], pl_module.num_atoms)
         for lg in loggers:

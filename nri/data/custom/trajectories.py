@@ -24,16 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from nri.data.atomic import atomic_write_text
-from nri.data.datamodule import DatasetError
+from nri.atomic import atomic_write_text
+from nri.data.errors import InputError
 
 LAYOUTS = ("SNTD", "STND")
 ARRAY_KEYS = ("trajectories", "x", "feat", "data")
 DEFAULT_COLUMNS = {"sequence": "sequence", "time": "time", "object": "object"}
-
-
-class InputError(DatasetError):
-    """A user's trajectories, edge labels or checkpoint cannot be used as given."""
 
 
 @dataclass

@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from nri import __version__
-from nri.data.atomic import atomic_write_all, reuse_existing
-from nri.data.config import plain_dict as _plain
+from nri.atomic import atomic_write_all
+from nri.data.reuse import reuse_existing
+from nri.plain import plain
 
 SPLITS = ("train", "valid", "test")
 DISK_SPLIT = {"train": "train", "valid": "val", "test": "test"}
@@ -180,7 +181,7 @@ def prepare_sports(dataset_cfg, real_data_dir, out_dir, overwrite: bool = False)
         0–4 CLE starters, 5–9 opponents (F, F, C, G, G), 10 the ball. Training windows are
         followed by their mirrored copies when ``mirror`` is set.
     """
-    cfg = _plain(dataset_cfg)
+    cfg = plain(dataset_cfg)
     suffix = cfg["suffix"]
     out_dir = Path(out_dir)
     parameters = {
@@ -241,7 +242,7 @@ def prepare_sports(dataset_cfg, real_data_dir, out_dir, overwrite: bool = False)
         shapes[split] = {"loc": list(loc.shape), "vel": list(vel.shape)}
 
     metadata = {
-        "generator": "nri.data.sports.prepare_sports",
+        "generator": "nri.data.real.sports.prepare_sports",
         "dataset": "sports",
         "suffix": suffix,
         "parameters": parameters,

@@ -8,10 +8,7 @@ callers can write every file only after all of them were made.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -35,16 +32,6 @@ def png_bytes(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
-
-
-def write_files(files: Mapping[Path, bytes]) -> None:
-    """Write each file under a temporary name beside it, then rename it into place."""
-    for path, data in files.items():
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
 
 
 def edge_matrix(values: np.ndarray, num_atoms: int) -> np.ndarray:

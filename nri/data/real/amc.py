@@ -22,17 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from nri.data.errors import MocapFormatError
+
 _AXES = "XYZ"
 _ROT_DOFS = ("rx", "ry", "rz")
 _ROOT_CHANNELS = ("TX", "TY", "TZ", "RX", "RY", "RZ")
-
-
-class MocapFormatError(ValueError):
-    """A malformed ASF or AMC file; the message names the file and the line."""
-
-    def __init__(self, path: str | os.PathLike, line: int | None, message: str):
-        where = f"{path}" if line is None else f"{path}, line {line}"
-        super().__init__(f"{where}: {message}")
 
 
 @dataclass(frozen=True)

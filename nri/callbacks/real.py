@@ -61,7 +61,7 @@ def draw_sample(dataset: dict[str, Any], x: torch.Tensor, prob: torch.Tensor | N
     name = dataset.get("name")
     if name not in ("motion", "sports"):
         return None
-    from nri.viz_real import plot_court, plot_skeleton
+    from nri.viz.real import plot_court, plot_skeleton
 
     n = x.shape[0]
     feats = invert_normalization(x.detach().cpu().double(), normalization) if normalization else x.cpu()
@@ -155,18 +155,20 @@ class DynamicGraphTest(pl.Callback):
         self._sums, self._count = {}, 0
 
     @staticmethod
-    def graph_fn(pl_module: pl.LightningModule, x: torch.Tensor, source: str, window: int):
-        """Edges from the last ``window`` frames before ``step`` (the module's dynamic-graph rule).
+    def graph_fn(pl_module: pl.LightningModule, x: torch.Tensor, source: str):
+        """The module's own dynamic-graph rule (``_graph_fn``) with the graph read from ``source``.
 
-        Shapes: x [B, N, T, D]; history [B, N, step, D] -> edges [B, E, K]
+        The rule takes its source from ``model.dynamic_graph`` when it is made, so the source is
+        set there for that moment only.
+
+        Shapes: x [B, N, T, D]; the rule maps (step, history [B, N, step, D]) -> edges [B, E, K]
         """
-        def fn(step: int, history: torch.Tensor) -> torch.Tensor:
-            frames = x[:, :, max(step - window, 0): step] if source == "truth" else history[:, :, -window:]
-            if frames.shape[2] < window:
-                frames = x[:, :, :window]
-            return pl_module.eval_edges(pl_module.encode(frames))
-
-        return fn
+        saved = pl_module.cfg.get("dynamic_graph")
+        pl_module.cfg["dynamic_graph"] = {**(saved or {}), "source": source}
+        try:
+            return pl_module._graph_fn(x)
+        finally:
+            pl_module.cfg["dynamic_graph"] = saved
 
     def on_test_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
                           batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
@@ -175,14 +177,13 @@ class DynamicGraphTest(pl.Callback):
         x = batch["x"]
         ds = pl_module.ds
         burn_in, horizon, steps = int(ds["test_burn_in"]), int(ds["test_horizon"]), int(ds["train_steps"])
-        window = int((pl_module.cfg.get("dynamic_graph") or {}).get("window") or steps)
         target = x[:, :, burn_in + 1: burn_in + horizon + 1]
         with torch.no_grad():
             logits = pl_module.encode(x[:, :, :steps] if burn_in >= steps else x[:, :, :burn_in])
             edges = pl_module.eval_edges(logits)
             for source in self.sources:
                 preds = pl_module.forecast(x, edges, burn_in, horizon,
-                                           self.graph_fn(pl_module, x, source, window))
+                                           self.graph_fn(pl_module, x, source))
                 mse = metrics.mse_per_horizon(preds, target) * x.shape[0]
                 self._sums[source] = self._sums[source] + mse if source in self._sums else mse
         self._count += x.shape[0]

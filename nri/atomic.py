@@ -1,7 +1,8 @@
-"""Write dataset files so that a reader never sees a half-written one, and only once.
+"""Write files so that a reader never sees a half-written one: the package's only file writer.
 
 Every writer puts its bytes in a temporary file in the target's own directory (same file
 system, so the final ``os.replace`` is atomic) and renames it only once the bytes are out.
+Datasets, figures, ``metrics.json`` and inference outputs all go through here.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 
-def _temp_beside(path: Path) -> Path:
+def temp_beside(path: Path) -> Path:
+    """An empty temporary file, readable by others, in ``path``'s directory (made if missing)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -29,9 +31,11 @@ def _write_npy(tmp: Path, array: np.ndarray) -> None:
         np.save(fh, np.asarray(array), allow_pickle=False)
 
 
-def _write_text(tmp: Path, text: str) -> None:
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
+def _write_text(tmp: Path, text: str | bytes) -> None:
+    if isinstance(text, bytes):
+        tmp.write_bytes(text)
+    else:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def atomic_save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
@@ -48,7 +52,12 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_all({}, {Path(path): text})
 
 
-def atomic_write_all(arrays: Mapping[Path, np.ndarray], texts: Mapping[Path, str]) -> None:
+def atomic_write_json(path: str | os.PathLike, payload: Mapping) -> None:
+    """Write ``payload`` as pretty, key-sorted JSON to ``path``, atomically."""
+    atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=True, default=str))
+
+
+def atomic_write_all(arrays: Mapping[Path, np.ndarray], texts: Mapping[Path, str | bytes]) -> None:
     """Write a group of files: every one goes to a temp name first, then all are renamed.
 
     If any write fails nothing is renamed and the temporaries are removed. The texts are
@@ -57,17 +66,19 @@ def atomic_write_all(arrays: Mapping[Path, np.ndarray], texts: Mapping[Path, str
     first array is renamed, so a crash between renames leaves no stale metadata vouching for
     a mix of old and new arrays.
 
+    ``texts`` may also hold ``bytes`` (written as they are, e.g. PNG images).
+
     Shapes:
         arrays: path -> array of any shape.
     """
     pending: list[tuple[Path, Path]] = []
     try:
         for path, array in arrays.items():
-            tmp = _temp_beside(Path(path))
+            tmp = temp_beside(Path(path))
             pending.append((tmp, Path(path)))
             _write_npy(tmp, array)
         for path, text in texts.items():
-            tmp = _temp_beside(Path(path))
+            tmp = temp_beside(Path(path))
             pending.append((tmp, Path(path)))
             _write_text(tmp, text)
     except BaseException:
@@ -79,39 +90,3 @@ def atomic_write_all(arrays: Mapping[Path, np.ndarray], texts: Mapping[Path, str
             Path(path).unlink(missing_ok=True)
     for tmp, final in pending:
         os.replace(tmp, final)
-
-
-def reuse_existing(
-    metadata_path: Path, parameters: dict, outputs: list[Path], overwrite: bool
-) -> bool:
-    """Whether a dataset described by ``metadata_path`` can be reused as it is.
-
-    True when the metadata records exactly ``parameters`` (compared as JSON) and every
-    output exists. Unless ``overwrite``, raises ``FileExistsError`` when the metadata records
-    other parameters, or when outputs exist without metadata to compare with. Returns False
-    (build) otherwise.
-    """
-    if overwrite:
-        return False
-    if not metadata_path.is_file():
-        present = [p.name for p in outputs if p != metadata_path and p.is_file()]
-        if present:
-            raise FileExistsError(
-                f"{metadata_path.parent} already holds {present[0]} but no {metadata_path.name} "
-                "to compare parameters with; pass overwrite=True to replace it"
-            )
-        return False
-    try:
-        recorded = json.loads(metadata_path.read_text(encoding="utf-8")).get("parameters")
-    except (OSError, ValueError, AttributeError):
-        recorded = None
-    wanted = json.loads(json.dumps(parameters))
-    if recorded != wanted:
-        changed = sorted(
-            k for k in set(wanted) | set(recorded or {}) if (recorded or {}).get(k) != wanted.get(k)
-        )
-        raise FileExistsError(
-            f"{metadata_path} was written with other parameters (differing: {changed}); "
-            "pass overwrite=True to rebuild it, or choose another dataset suffix"
-        )
-    return all(p.is_file() for p in outputs)
