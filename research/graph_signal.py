@@ -1,6 +1,6 @@
 """How much a decoder gains from the true graph, per feature: the signal NRI's encoder learns from.
 
-    python scripts/graph_signal.py --data-dir data/kuramoto_check2 --dataset kuramoto \
+    python research/graph_signal.py --data-dir data/kuramoto_check2 --dataset kuramoto \
         --graphs true transposed full --epochs 2 --prediction-steps 1
 
 For every graph variant, trains the MLP decoder alone on the training split — ``NRIModule`` with

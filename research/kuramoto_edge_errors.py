@@ -1,7 +1,7 @@
 """Where a Kuramoto encoder errs: edge accuracy split by the pair's natural frequencies and the
 receiver's in-degree.
 
-    python scripts/kuramoto_edge_errors.py \
+    python research/kuramoto_edge_errors.py \
         --ckpt outputs/tables/quick/kuramoto5/nri_learned/seed1/checkpoints/best.ckpt \
         --data-dir data/quick
 
@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:
 
 from nri.data.datamodule import DatasetError, edge_labels, read_split  # noqa: E402
 from nri.data.normalization import apply_normalization  # noqa: E402
-from nri.infer import edge_probabilities, load_model  # noqa: E402
+from nri.inference import edge_probabilities, load_model  # noqa: E402
 from nri.models.graph import edge_index  # noqa: E402
 
 OMEGA_FEATURE = 2  # (dφ/dt, sin φ, ω)

@@ -1,6 +1,6 @@
 """Is the Kuramoto graph in the data? A least-squares fit that reads it off the trajectories.
 
-    python scripts/kuramoto_identifiability.py --num-sims 2000
+    python research/kuramoto_identifiability.py --num-sims 2000
 
 Simulates Kuramoto systems with the package's generator and the physics of
 ``conf/dataset/kuramoto.yaml`` (ω ~ U[1, 10), directed couplings with p = 0.5, RK4 at dt = 0.01, a

@@ -1,4 +1,4 @@
-"""scripts/profile_train_step.py: a step time and a profile, and a clear refusal of bad input."""
+"""research/profile_train_step.py: a step time and a profile, and a clear refusal of bad input."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = str(ROOT / "scripts" / "profile_train_step.py")
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = str(ROOT / "research" / "profile_train_step.py")
 
 
 def test_prints_the_step_time_and_the_profile():

@@ -1,4 +1,4 @@
-"""scripts/kuramoto_edge_errors.py: a Kuramoto encoder's edge accuracy split by frequency gap and in-degree."""
+"""research/kuramoto_edge_errors.py: a Kuramoto encoder's edge accuracy split by frequency gap and in-degree."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import pytest
 from tests.hydra_utils import tiny_train_cfg
 from tests.script_loader import load_script
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _script():
-    return load_script("kuramoto_edge_errors")
+    return load_script("kuramoto_edge_errors", "research")
 
 
 def _groups(rows):
@@ -74,14 +74,14 @@ def test_main_reads_a_trained_kuramoto_checkpoint(tmp_path):
                    check=True, cwd=ROOT, capture_output=True)
     run_dir = tmp_path / "run"
     run(tiny_train_cfg(data, run_dir, "dataset=kuramoto", "encoder=cnn", "test=false"))
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "kuramoto_edge_errors.py"),
+    proc = subprocess.run([sys.executable, str(ROOT / "research" / "kuramoto_edge_errors.py"),
                            "--ckpt", str(run_dir / "checkpoints" / "best.ckpt"), "--data-dir", str(data)],
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "16 test simulations" in proc.stdout
     assert "320 pairs" in proc.stdout                 # 16 simulations x 20 ordered pairs
     assert "receiver in-degree" in proc.stdout and "|Δω| in [0, 0.5)" in proc.stdout
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "kuramoto_edge_errors.py"),
+    proc = subprocess.run([sys.executable, str(ROOT / "research" / "kuramoto_edge_errors.py"),
                            "--ckpt", str(run_dir / "checkpoints" / "best.ckpt"), "--data-dir", str(tmp_path)],
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr

@@ -1,8 +1,8 @@
 """Train with torch.compile's CUDA-graph mode under nri.train's Trainer, one stage at a time, to
 find where it fails.
 
-    python scripts/cuda_graphs_probe.py                          # reduce-overhead on the GPU
-    python scripts/cuda_graphs_probe.py --device cpu --mode none # the stages alone, quickly
+    python research/cuda_graphs_probe.py                          # reduce-overhead on the GPU
+    python research/cuda_graphs_probe.py --device cpu --mode none # the stages alone, quickly
 
 nri.train refuses compile=reduce-overhead: on an H200 (2026-11-27) training through it in that mode
 failed with an exception from inside Lightning, while the bare training steps of

@@ -1,7 +1,7 @@
 """Where a training step's host time goes: cProfile over Lightning training steps on the CPU.
 
-    python scripts/profile_train_step.py                        # mlp/mlp, hidden 8, batch 8
-    python scripts/profile_train_step.py --pair mlp/rnn --hidden 256 --batch-size 128 --top 60
+    python research/profile_train_step.py                        # mlp/mlp, hidden 8, batch 8
+    python research/profile_train_step.py --pair mlp/rnn --hidden 256 --batch-size 128 --top 60
 
 A narrow model at a small batch leaves little arithmetic, so what the step costs is the host's
 work: Python, operator dispatch and Lightning, which a GPU step pays as well (README, "On a GPU").
@@ -14,10 +14,12 @@ import argparse
 import cProfile
 import pstats
 import tempfile
+import sys
 import time
 from pathlib import Path
 
-from bench_train import SPRINGS5, check_pair, make_data
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))  # bench_train's helpers
+from bench_train import SPRINGS5, check_pair, make_data  # noqa: E402
 
 
 def fit_steps(module, datamodule, steps: int, profile: cProfile.Profile | None = None) -> float:

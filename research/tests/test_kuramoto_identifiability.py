@@ -1,4 +1,4 @@
-"""scripts/kuramoto_identifiability.py: the Kuramoto graph read off the trajectories by least squares."""
+"""research/kuramoto_identifiability.py: the Kuramoto graph read off the trajectories by least squares."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import pytest
 
 from tests.script_loader import load_script
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _script():
-    return load_script("kuramoto_identifiability")
+    return load_script("kuramoto_identifiability", "research")
 
 
 def test_the_rate_is_explained_by_the_recorded_drivers():

@@ -1,4 +1,4 @@
-"""scripts/graph_signal.py: the decoder-given-a-graph diagnostic."""
+"""research/graph_signal.py: the decoder-given-a-graph diagnostic."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import torch
 from nri.models.graph import adjacency_to_edges
 from tests.script_loader import load_script
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _script():
-    return load_script("graph_signal")
+    return load_script("graph_signal", "research")
 
 
 def test_graph_variants():
@@ -36,7 +36,7 @@ def test_prints_one_mse_per_feature_and_graph(tmp_path):
     subprocess.run([sys.executable, "-m", "nri.generate", "dataset=kuramoto", "dataset.num_train=32",
                     "dataset.num_valid=16", "dataset.num_test=16", f"paths.data_dir={tmp_path}"],
                    check=True, cwd=ROOT, capture_output=True)
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "graph_signal.py"), "--data-dir", str(tmp_path),
+    proc = subprocess.run([sys.executable, str(ROOT / "research" / "graph_signal.py"), "--data-dir", str(tmp_path),
                            "--graphs", "true", "full", "--epochs", "1", "--hidden", "8"],
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -49,6 +49,6 @@ def test_prints_one_mse_per_feature_and_graph(tmp_path):
 
 
 def test_unknown_graph_variant_stops_before_training(tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "graph_signal.py"), "--data-dir", str(tmp_path),
+    proc = subprocess.run([sys.executable, str(ROOT / "research" / "graph_signal.py"), "--data-dir", str(tmp_path),
                            "--graphs", "true", "random"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode != 0 and "unknown graph variant 'random'" in proc.stderr

@@ -1,4 +1,4 @@
-"""scripts/cuda_graphs_probe.py: its stages run (here on the CPU, uncompiled) and say so."""
+"""research/cuda_graphs_probe.py: its stages run (here on the CPU, uncompiled) and say so."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = str(ROOT / "scripts" / "cuda_graphs_probe.py")
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = str(ROOT / "research" / "cuda_graphs_probe.py")
 
 
 def test_stages_run_and_report_on_the_cpu():
