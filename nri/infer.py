@@ -119,7 +119,7 @@ def output_files(res: dict[str, Any], cfg: DictConfig, out: Path) -> tuple[dict,
         "edge_type_identity": identity,
     }
     positions = raw[..., :2].mean(axis=2) if traj.dims >= 2 else None  # [W, N, 2]
-    shown = min(len(prob), int(cfg.get("plot_samples", 4)))
+    shown = min(len(prob), int(cfg.plot_samples))
     titles = [f"sample {i}" for i in range(shown)]
     axes = traj.features[:2]
     figures = {

@@ -50,22 +50,22 @@ def read_input(cfg: DictConfig, dataset: dict[str, Any]) -> Trajectories:
 
     Shapes: returns sequences [N, T_s, D] with D = the checkpoint's dataset.dims.
     """
-    features = list(cfg.features) if cfg.get("features") else None
+    features = list(cfg.features) if cfg.features else None
     trained = dataset.get("feature_names")
     if features is None and trained and str(cfg.input).lower().endswith(".csv"):
         header = csv_header(cfg.input)
         if all(f in header for f in trained):
             features = list(trained)
-    columns = OmegaConf.to_container(cfg.columns) if cfg.get("columns") else None
-    traj = read_trajectories(cfg.input, layout=cfg.get("layout", "SNTD"), features=features,
-                             columns=columns, key=cfg.get("key"))
+    columns = OmegaConf.to_container(cfg.columns) if cfg.columns else None
+    traj = read_trajectories(cfg.input, layout=cfg.layout, features=features,
+                             columns=columns, key=cfg.key)
     dims = int(dataset["dims"])
     if traj.dims != dims:
         names = f" ({', '.join(trained)})" if trained else ""
         raise InputError(f"{traj.source}: the checkpoint was trained on {dims} features per object"
                          f"{names} but the input gives {traj.dims} ({', '.join(traj.features)}); choose "
                          "the columns with features=[…]")
-    if cfg.get("edges"):
+    if cfg.edges:
         traj.edges = read_edges(cfg.edges, traj)
     return traj
 
@@ -149,21 +149,21 @@ def run_inference(cfg: DictConfig) -> dict[str, Any]:
     module = load_model(cfg.ckpt_path)
     ds, norm = dict(module.hparams["dataset"]), dict(module.hparams["normalization"])
     traj = read_input(cfg, ds)
-    steps, rollout = int(ds["train_steps"]), int(cfg.get("rollout") or 0)
+    steps, rollout = int(ds["train_steps"]), int(cfg.rollout)
     if rollout < 0:
         raise InputError(f"rollout must be >= 0, got {rollout}")
     if rollout and module.decoder is None:
         raise InputError(f"{cfg.ckpt_path}: rollout needs a decoder and this model has none")
     length = steps + rollout
-    stride = int(cfg.get("stride") or length)
+    stride = int(cfg.stride or length)
     raw, index = cut_windows(traj, length, stride)
     labels = None
     if traj.edges is not None:
         labels = edge_labels(traj.edges[index[:, 0]])
-        if labels.max(initial=0) >= int(ds.get("edge_types", 2)):
+        if labels.max(initial=0) >= int(ds["edge_types"]):
             raise InputError(f"edge labels go up to type {labels.max()} but the model has "
-                             f"{ds.get('edge_types', 2)} edge types")
-    batch = int(cfg.get("batch_size", 256))
+                             f"{ds['edge_types']} edge types")
+    batch = int(cfg.batch_size)
     x = torch.from_numpy(apply_normalization(raw, norm))
     prob = edge_probabilities(module, x, steps, batch)
     pred = None
@@ -171,7 +171,7 @@ def run_inference(cfg: DictConfig) -> dict[str, Any]:
         pred = invert_normalization(forecast(module, x, prob, steps, rollout, batch), norm)
     return {"traj": traj, "raw": raw, "index": index, "prob": prob, "labels": labels, "pred": pred,
             "steps": steps, "rollout": rollout, "stride": stride, "dataset": ds,
-            "skip_first": bool(module.hparams["model"].get("skip_first", False))}
+            "skip_first": bool(module.skip_first)}
 
 
 def infer_graph(model: NRIModule, trajectories: np.ndarray | torch.Tensor,

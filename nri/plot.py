@@ -162,7 +162,7 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None, data_dir: s
             figures["trajectories.png"] = viz.trajectories_figure(res["true"], res["pred"], res["start"],
                                                                   names, titles)
         if res["prob"] is not None:
-            skip_first = bool(module.hparams["model"].get("skip_first", False))
+            skip_first = bool(module.skip_first)
             score, title = interaction_score(res["prob"], res["labels"], skip_first)
             figures["graphs.png"] = viz.graph_comparison_figure(score, res["labels"],
                                                                 int(ds["num_atoms"]), title)

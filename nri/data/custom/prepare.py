@@ -58,7 +58,7 @@ def split_sequences(num: int, fractions: Mapping[str, float], seed: int) -> dict
     Shapes:
         returns split -> [S_split] sorted int64 indices into the S = ``num`` sequences.
     """
-    frac = {k: float(fractions.get(k, 0.0)) for k in SPLITS}
+    frac = {k: float(fractions[k]) for k in SPLITS}
     total = sum(frac.values())
     if min(frac.values()) < 0 or total <= 0:
         raise InputError(f"dataset.split fractions must be >= 0 with a positive sum, got {frac}")
@@ -74,7 +74,7 @@ def split_sequences(num: int, fractions: Mapping[str, float], seed: int) -> dict
 
 
 def _labels(cfg: dict[str, Any], traj: Trajectories) -> np.ndarray | None:
-    if cfg.get("edges_path"):
+    if cfg["edges_path"]:
         return read_edges(cfg["edges_path"], traj)
     return traj.edges
 
@@ -91,18 +91,18 @@ def _read_metadata(meta_path: Path, out_dir: Path) -> dict[str, Any] | None:
 
 def _parameters(cfg: dict[str, Any], path: Path) -> dict[str, Any]:
     """What the prepared files depend on: the input files' stamps and the preparation options."""
-    window, stride = cfg.get("window"), cfg.get("stride")
+    window, stride = cfg["window"], cfg["stride"]
     return {
         "input": _stamp(str(path)),
-        "edges_input": _stamp(cfg.get("edges_path")),
-        "layout": str(cfg.get("layout", "SNTD")).upper(),
-        "key": cfg.get("key"),
-        "columns": {**DEFAULT_COLUMNS, **(cfg.get("columns") or {})},
-        "features": list(cfg["features"]) if cfg.get("features") else None,
+        "edges_input": _stamp(cfg["edges_path"]),
+        "layout": str(cfg["layout"]).upper(),
+        "key": cfg["key"],
+        "columns": {**DEFAULT_COLUMNS, **(cfg["columns"] or {})},
+        "features": list(cfg["features"]) if cfg["features"] else None,
         "window": None if window is None else int(window),
         "stride": None if stride is None else int(stride),
-        "split": {k: float(v) for k, v in (cfg.get("split") or {}).items()},
-        "split_seed": int(cfg.get("split_seed", 0)),
+        "split": {k: float(v) for k, v in cfg["split"].items()},
+        "split_seed": int(cfg["split_seed"]),
     }
 
 
@@ -118,11 +118,11 @@ def prepare_custom(dataset_cfg: Any, out_dir: str | Path, overwrite: bool = Fals
         edges_{split}{suffix}.npy [W, N, N] int64 (when labels exist).
     """
     cfg = plain(dataset_cfg)
-    overwrite = overwrite or bool(cfg.get("overwrite", False))
-    if not cfg.get("path") or cfg["path"] == "???":
+    overwrite = overwrite or bool(cfg["overwrite"])
+    if not cfg["path"] or cfg["path"] == "???":
         raise InputError("dataset.path is not set; give the trajectory file: dataset.path=my_data.csv")
     path = Path(cfg["path"]).expanduser().resolve()
-    suffix = cfg.get("suffix") or default_suffix(path)
+    suffix = cfg["suffix"] or default_suffix(path)
     out_dir = Path(out_dir).expanduser().resolve()
     meta_path = out_dir / f"metadata{suffix}.json"
     if not path.is_file() and not overwrite:
@@ -201,24 +201,24 @@ def dataset_fields(dataset_cfg: Any, metadata: Mapping[str, Any]) -> dict[str, A
     src = metadata["source"]
     out: dict[str, Any] = {"suffix": metadata["suffix"], "feature_names": list(metadata["features"])}
     for key in ("num_atoms", "dims"):
-        if cfg.get(key) is not None and int(cfg[key]) != int(metadata[key]):
+        if cfg[key] is not None and int(cfg[key]) != int(metadata[key]):
             raise InputError(f"dataset.{key}={cfg[key]} but {src} has {metadata[key]}; leave it null "
                              "to take it from the data")
         out[key] = int(metadata[key])
-    has_edges = cfg.get("has_edges")
+    has_edges = cfg["has_edges"]
     if has_edges and not metadata["has_edges"]:
         raise InputError(f"dataset.has_edges=true but {src} came without edge labels; give "
                          "dataset.edges_path or leave has_edges null")
     out["has_edges"] = bool(metadata["has_edges"] if has_edges is None else has_edges)
-    edge_types = int(cfg.get("edge_types", 2))
+    edge_types = int(cfg["edge_types"])
     if out["has_edges"] and metadata["max_edge_type"] >= edge_types:
         raise InputError(f"edge labels of {src} go up to type {metadata['max_edge_type']} but "
                          f"dataset.edge_types={edge_types}")
     window = int(metadata["window"])
-    steps, burn_in = int(cfg["train_steps"]), int(cfg.get("test_burn_in") or cfg["train_steps"])
+    steps, burn_in = int(cfg["train_steps"]), int(cfg["test_burn_in"])
     if steps > window:
         raise InputError(f"dataset.train_steps={steps} is longer than the window of {window} frames")
-    horizon = cfg.get("test_horizon")
+    horizon = cfg["test_horizon"]
     horizon = window - burn_in - 1 if horizon is None else int(horizon)
     if horizon < 1 or burn_in + horizon + 1 > window:
         raise InputError(f"windows of {window} frames leave no forecast after test_burn_in={burn_in}; "
