@@ -178,10 +178,15 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None, data_dir: s
 
 @exits_on_user_error()
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if {"-h", "--help"} & set(argv):
+        print(__doc__.strip())
+        print(f"\nOptions (key=value) and their defaults: {OPTIONS}")
+        return
     defaults = OmegaConf.create(OPTIONS)
     OmegaConf.set_struct(defaults, True)
     try:
-        cfg = OmegaConf.merge(defaults, OmegaConf.from_cli(sys.argv[1:] if argv is None else argv))
+        cfg = OmegaConf.merge(defaults, OmegaConf.from_cli(argv))
         if OmegaConf.is_missing(cfg, "run_dir"):
             raise InputError("give the training run: python -m nri.plot run_dir=outputs/train/runs/<time>")
         files = plot_run(cfg.run_dir, cfg.out_dir, cfg.data_dir, cfg.ckpt, int(cfg.samples))

@@ -304,3 +304,9 @@ def test_public_api_gives_what_nri_infer_writes(system, npy_run, tmp_path):
         nri.infer_graph(model, x[:, :, :5])
     with pytest.raises(InputError, match="no such checkpoint"):
         nri.load_model(tmp_path / "missing.ckpt")
+
+
+def test_plot_help_prints_the_usage_and_the_options(capsys):
+    plot_main(["--help"])
+    out = capsys.readouterr().out
+    assert out.startswith("Pictures of a training run") and "'run_dir': '???'" in out
