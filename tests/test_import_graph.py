@@ -70,6 +70,12 @@ def test_nri_has_no_import_cycle():
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
 
+def test_the_error_modules_import_nothing_of_the_package():
+    graph = import_graph(Path(nri.__file__).parent)
+    assert graph["nri.data.errors"] == set() and graph["nri.errors"] == set()
+    assert graph["nri.cli"] == {"nri.data.errors", "nri.errors"}
+
+
 @pytest.mark.parametrize("lazy", [False, True])
 def test_a_cycle_is_found(tmp_path, lazy):
     pkg = tmp_path / "pkg"
