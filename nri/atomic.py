@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -85,8 +85,17 @@ def atomic_write_all(arrays: Mapping[Path, np.ndarray], texts: Mapping[Path, str
         for tmp, _ in pending:
             tmp.unlink(missing_ok=True)
         raise
-    if arrays:
-        for path in texts:
-            Path(path).unlink(missing_ok=True)
+    rename_into_place(pending, stale=list(texts) if arrays else [])
+
+
+def rename_into_place(pending: Iterable[tuple[Path, Path]], stale: Iterable[Path] = ()) -> None:
+    """Remove the ``stale`` files, then rename every (temporary, final) pair, in order.
+
+    For writers that fill their temporaries themselves (e.g. memory-mapped arrays from
+    :func:`temp_beside`); each rename is atomic, the group is not, hence the stale files
+    (metadata describing the old group) go first.
+    """
+    for path in stale:
+        Path(path).unlink(missing_ok=True)
     for tmp, final in pending:
         os.replace(tmp, final)

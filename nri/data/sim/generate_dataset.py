@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from nri.atomic import atomic_write_text, temp_beside
+from nri.atomic import atomic_write_text, rename_into_place, temp_beside
 from nri.data.errors import DatasetExistsError, GenerationError
 from nri.data.sim import simulate
 
@@ -378,9 +378,7 @@ def _generate(generator: Generator, params: dict[str, Any], paths: dict[str, Pat
         raise
     # The old metadata goes first: a crash between renames must not leave it vouching for
     # a mix of old and new arrays.
-    paths["metadata"].unlink(missing_ok=True)
-    for key, temp in temps.items():
-        os.replace(temp, paths[key])
+    rename_into_place([(temp, paths[key]) for key, temp in temps.items()], stale=[paths["metadata"]])
 
 
 def _run_blocks(generator: Generator, params, tasks, workers: int):
