@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -22,6 +21,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from nri.cli import exits_on_user_error
 from nri.conf_path import CONFIG_PATH
 
 MOTION_FOLDER = "data/35/"
@@ -202,12 +202,9 @@ def run(cfg: DictConfig) -> dict[str, str]:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="download")
+@exits_on_user_error(DownloadError)
 def main(cfg: DictConfig) -> None:
-    try:
-        run(cfg)
-    except DownloadError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    run(cfg)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ constants, so the same test protocol runs on the same data without the training 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from nri.build import finite, write_json
+from nri.cli import exits_on_user_error
 from nri.conf_path import CONFIG_PATH
 from nri.data.datamodule import DatasetError, NRIDataModule
 from nri.models.module import NRIModule
@@ -68,12 +68,9 @@ def apply_protocol_overrides(module: NRIModule, overrides: Any) -> None:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="eval")
+@exits_on_user_error()
 def main(cfg: DictConfig) -> None:
-    try:
-        evaluate(cfg)
-    except DatasetError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    evaluate(cfg)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,10 @@ import hydra
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
+from nri.cli import exits_on_user_error, fail
 from nri.conf_path import CONFIG_PATH
-from nri.data.generate_dataset import GENERATORS, GenerationError, write_dataset
-from nri.data.preparers import PREPARERS, prepare
+from nri.data.sim.generate_dataset import GENERATORS, write_dataset
+from nri.data.sources import PREPARERS, prepare
 
 log = logging.getLogger("nri.generate")
 
@@ -44,12 +45,9 @@ def run(cfg: DictConfig) -> dict:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="generate")
+@exits_on_user_error(FileNotFoundError, FileExistsError, ValueError)
 def _main(cfg: DictConfig) -> None:
-    try:
-        paths = run(cfg)
-    except (GenerationError, FileNotFoundError, FileExistsError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    paths = run(cfg)
     print(f"[nri] dataset: {paths['metadata']}")
 
 
@@ -68,9 +66,7 @@ def main() -> None:
     known = [*GENERATORS, *PREPARERS]
     unknown = [name for name in _dataset_overrides(sys.argv[1:]) if name not in known]
     if unknown:
-        print(f"error: unknown dataset {unknown[0]!r}; choose one of {', '.join(known)}",
-              file=sys.stderr)
-        sys.exit(2)
+        fail(f"unknown dataset {unknown[0]!r}; choose one of {', '.join(known)}")
     _main()
 
 

@@ -25,10 +25,12 @@ from omegaconf.errors import OmegaConfBaseException
 from torch.nn import functional as F
 
 from nri import metrics
-from nri.data.datamodule import DatasetError, edge_labels, read_split
+from nri.atomic import atomic_write_all
+from nri.cli import exits_on_user_error, fail
+from nri.data.custom.trajectories import InputError
+from nri.data.datamodule import edge_labels, read_split
 from nri.data.normalization import apply_normalization, invert_normalization
-from nri.data.trajectories import InputError
-from nri.infer import load_model
+from nri.inference import load_model
 
 OPTIONS = {"run_dir": "???", "out_dir": None, "data_dir": None, "ckpt": None, "samples": 3}
 
@@ -131,7 +133,7 @@ def interaction_score(prob: np.ndarray, labels: np.ndarray | None, skip_first: b
 def plot_run(run_dir: str | Path, out_dir: str | Path | None = None, data_dir: str | Path | None = None,
              ckpt: str | None = None, samples: int = 3) -> list[Path]:
     """Make the run's pictures; returns the files written, and notes what had to be skipped."""
-    from nri import viz_infer as viz
+    from nri.viz import infer as viz
 
     run_dir = Path(run_dir).expanduser()
     if not run_dir.is_dir():
@@ -160,7 +162,7 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None, data_dir: s
             figures["trajectories.png"] = viz.trajectories_figure(res["true"], res["pred"], res["start"],
                                                                   names, titles)
         if res["prob"] is not None:
-            skip_first = bool(module.hparams["model"].get("skip_first", False))
+            skip_first = bool(module.skip_first)
             score, title = interaction_score(res["prob"], res["labels"], skip_first)
             figures["graphs.png"] = viz.graph_comparison_figure(score, res["labels"],
                                                                 int(ds["num_atoms"]), title)
@@ -168,26 +170,28 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None, data_dir: s
         raise InputError(f"{run_dir}: nothing to plot: " + "; ".join(skipped))
     pngs = {out / name: viz.png_bytes(fig) for name, fig in figures.items()}
     out.mkdir(parents=True, exist_ok=True)
-    viz.write_files(pngs)
+    atomic_write_all({}, pngs)
     for note in skipped:
         print(f"[nri] skipped {note}")
     return list(pngs)
 
 
+@exits_on_user_error()
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if {"-h", "--help"} & set(argv):
+        print(__doc__.strip())
+        print(f"\nOptions (key=value) and their defaults: {OPTIONS}")
+        return
     defaults = OmegaConf.create(OPTIONS)
     OmegaConf.set_struct(defaults, True)
     try:
-        cfg = OmegaConf.merge(defaults, OmegaConf.from_cli(sys.argv[1:] if argv is None else argv))
+        cfg = OmegaConf.merge(defaults, OmegaConf.from_cli(argv))
         if OmegaConf.is_missing(cfg, "run_dir"):
             raise InputError("give the training run: python -m nri.plot run_dir=outputs/train/runs/<time>")
         files = plot_run(cfg.run_dir, cfg.out_dir, cfg.data_dir, cfg.ckpt, int(cfg.samples))
     except OmegaConfBaseException as err:
-        print(f"error: {str(err).splitlines()[0]}; options are {sorted(OPTIONS)}", file=sys.stderr)
-        sys.exit(2)
-    except DatasetError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        fail(f"{str(err).splitlines()[0]}; options are {sorted(OPTIONS)}")
     print(f"[nri] wrote {', '.join(p.name for p in files)} to {files[0].parent}")
 
 

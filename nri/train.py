@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,8 @@ from nri.build import (
     plain,
     write_json,
 )
+from nri.cli import exits_on_user_error
 from nri.conf_path import CONFIG_PATH
-from nri.data.datamodule import DatasetError
 from nri.runtime import keep_freed_memory
 
 log = logging.getLogger("nri.train")
@@ -81,12 +80,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="train")
+@exits_on_user_error()
 def main(cfg: DictConfig) -> float | None:
-    try:
-        results = run(cfg)
-    except DatasetError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    results = run(cfg)
     monitor = cfg.model.get("monitor")
     value = results.get(monitor)
     return float(value) if value is not None else None

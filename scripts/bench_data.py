@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nri.data.generate_dataset import GENERATORS, SPLITS, write_dataset
+from nri.data.sim.generate_dataset import GENERATORS, SPLITS, write_dataset
 
 
 def _rss_bytes(pid: int) -> int:

@@ -34,7 +34,7 @@ SPRINGS5 = {"name": "springs", "num_atoms": 5, "suffix": "_springs5", "format": 
 
 
 def make_data(directory: Path, num_train: int) -> None:
-    from nri.data.generate_dataset import write_dataset
+    from nri.data.sim.generate_dataset import write_dataset
 
     write_dataset("springs", directory, num_atoms=5, num_train=num_train, num_valid=128, num_test=128,
                   length=5000, length_test=10000, sample_freq=100, seed=0)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nri.data.atomic import atomic_write_text
-from nri.data.simulate import run_springs, springs_initial_state
-from nri.data.trajectories import write_long_csv
+from nri.atomic import atomic_write_text
+from nri.data.custom.trajectories import write_long_csv
+from nri.data.sim.simulate import run_springs, springs_initial_state
 
 SAMPLE_FREQ = 100
 

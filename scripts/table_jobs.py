@@ -129,7 +129,7 @@ def _cost(cfg: DictConfig) -> float:
 
 def make_data(jobs: list[Job], dry_run: bool) -> None:
     """Write the simulated datasets the jobs read (skipped by write_dataset when present)."""
-    from nri.data.generate_dataset import GENERATORS
+    from nri.data.sim.generate_dataset import GENERATORS
     from nri.generate import run as generate
 
     seen = set()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from nri.data.simulate import simulate_springs
+from nri.data.sim.simulate import simulate_springs
 
 TINY = {"train": (64, 1600), "valid": (32, 1600), "test": (32, 2600)}  # sims, integration steps
 

@@ -11,9 +11,9 @@ from hydra.core.global_hydra import GlobalHydra
 from table_helpers import compose_job
 from torch.nn import functional as F
 
-from nri.data import simulate
 from nri.data.datamodule import edge_labels
 from nri.data.normalization import apply_normalization, fit_normalization, invert_normalization
+from nri.data.sim import simulate
 from nri.models.baselines import LSTMJoint, LSTMSingle, StaticDecoder
 from nri.models.correlation import CorrelationEncoder, pair_correlation
 from nri.models.graph import adjacency_to_edges, edges_to_adjacency
@@ -180,11 +180,13 @@ def test_every_row_trains_and_tests(row, tiny_springs, tmp_path):
 
 def test_static_row_scores_the_copy_of_the_last_frame(tiny_springs, tmp_path):
     results, _ = row_run("static", tiny_springs, tmp_path)
+    from conftest import TINY_DATASET
+
     from nri.data.datamodule import read_split
 
-    feats, _ = read_split(tiny_springs, "test", {"suffix": "_springs5", "num_atoms": 5, "dims": 4})
-    train, _ = read_split(tiny_springs, "train", {"suffix": "_springs5", "num_atoms": 5, "dims": 4})
-    x = apply_normalization(feats, fit_normalization(train, {}))
+    feats, _ = read_split(tiny_springs, "test", TINY_DATASET)
+    train, _ = read_split(tiny_springs, "train", TINY_DATASET)
+    x = apply_normalization(feats, fit_normalization(train, TINY_DATASET))
     expected = ((x[:, :, 10:20] - x[:, :, 9:10]) ** 2).mean(axis=(0, 1, 3))
     np.testing.assert_allclose(results["test/mse"], expected, rtol=1e-4)
 

@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from nri.data.custom import dataset_fields, default_suffix, prepare_custom, split_sequences
-from nri.data.datamodule import NRIDataModule
-from nri.data.simulate import simulate_springs
-from nri.data.trajectories import (
+from nri.data.custom.prepare import dataset_fields, default_suffix, prepare_custom, split_sequences
+from nri.data.custom.trajectories import (
     InputError,
     cut_windows,
     read_edges,
     read_trajectories,
     write_long_csv,
 )
+from nri.data.datamodule import NRIDataModule
+from nri.data.sim.simulate import simulate_springs
 
 ROOT = Path(__file__).resolve().parents[1]
 FEATURES = ["x", "y", "vx", "vy"]

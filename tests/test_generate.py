@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import nri
-from nri.data import generate_dataset as gd
-from nri.data.generate_dataset import DatasetExistsError, GenerationError, write_dataset
+from nri.data.sim import generate_dataset as gd
+from nri.data.sim.generate_dataset import DatasetExistsError, GenerationError, write_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = dict(num_atoms=5, num_train=64, num_valid=32, num_test=32, length=1000,
@@ -45,7 +45,7 @@ def test_springs_layout_and_metadata(tmp_path):
         assert edges.shape == (sims, 5, 5)
         assert loc.dtype == vel.dtype == edges.dtype == np.float32
     meta = json.loads(paths["metadata"].read_text())
-    assert meta["generator"] == "nri.data.simulate.simulate_springs"
+    assert meta["generator"] == "nri.data.sim.simulate.simulate_springs"
     assert meta["nri_version"] == nri.__version__
     assert meta["suffix"] == "_springs5"
     params = meta["parameters"]

@@ -18,9 +18,9 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
 
-from nri.data.custom import prepare_from_config
-from nri.data.simulate import simulate_springs
-from nri.data.trajectories import InputError, write_long_csv
+from nri.data.custom.prepare import prepare_from_config
+from nri.data.custom.trajectories import InputError, write_long_csv
+from nri.data.sim.simulate import simulate_springs
 from nri.infer import infer
 from nri.plot import main as plot_main
 from nri.plot import plot_run
@@ -49,14 +49,14 @@ def compose_cfg(name: str, overrides: list[str], run_dir: Path):
 def train_calls_prepare() -> bool:
     """Whether ``python -m nri.train dataset=custom`` prepares the data itself."""
     sources = [ROOT / "nri" / name for name in ("train.py", "build.py", "data/datamodule.py",
-                                                "data/preparers.py")]
+                                                "data/sources.py")]
     return any(re.search(r"prepare_from_config|dataset_fields", p.read_text())
                for p in sources if p.is_file())
 
 
 needs_train_hook = pytest.mark.skipif(not train_calls_prepare(),
                                       reason="nri.train does not fill dataset=custom keys from the data yet "
-                                             "(nri.data.custom.prepare_from_config)")
+                                             "(nri.data.custom.prepare.prepare_from_config)")
 
 
 @pytest.fixture(scope="module")
@@ -282,3 +282,31 @@ def test_train_command_rejects_bad_data_with_one_line(tmp_path):
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "ragged data" in errors[0], proc.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_public_api_gives_what_nri_infer_writes(system, npy_run, tmp_path):
+    import nri
+
+    model = nri.load_model(npy_run / "checkpoints" / "best.ckpt")
+    x = system["x"]  # [S, N, 20, 4]; the encoder reads the first train_steps = 9 frames
+    prob = nri.infer_graph(model, x)
+    assert prob.shape == (len(x), E, K)
+    np.testing.assert_allclose(prob.sum(-1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(nri.infer_graph(model, x[0]), prob[:1])  # one [N, T, D] sequence
+
+    out = tmp_path / "infer"
+    infer(infer_cfg(npy_run, system["dir"] / "system.npy", out))
+    rows = read_probability_csv(out / "samples.csv")
+    first = [int(r["sample"]) for r in rows if r["first_frame"] == "0"]  # each sequence's first window
+    np.testing.assert_allclose(np.load(out / "edge_probs.npy")[first], prob, rtol=1e-5, atol=1e-7)
+
+    with pytest.raises(InputError, match=r"T >= 9 frames and D = 4"):
+        nri.infer_graph(model, x[:, :, :5])
+    with pytest.raises(InputError, match="no such checkpoint"):
+        nri.load_model(tmp_path / "missing.ckpt")
+
+
+def test_plot_help_prints_the_usage_and_the_options(capsys):
+    plot_main(["--help"])
+    out = capsys.readouterr().out
+    assert out.startswith("Pictures of a training run") and "'run_dir': '???'" in out

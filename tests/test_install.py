@@ -103,7 +103,6 @@ def test_installed_download_help(installed, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="nri.plot reads key=value options only; --help is not one yet")
 def test_installed_plot_help(installed, tmp_path):
     proc = _run(installed, "nri-plot", "--help", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from nri.data.amc import (
+from nri.data.real.amc import (
     MocapFormatError,
     euler_matrices,
     forward_kinematics,
     parse_amc,
     parse_asf,
 )
-from nri.data.motion import prepare_motion, window_starts
+from nri.data.real.motion import prepare_motion, window_starts
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = Path(os.environ.get("NRI_REAL_DATA_DIR", ROOT.parent / "shared" / "data"))
@@ -225,7 +225,7 @@ def test_missing_motion_files_raise_clear_errors(tmp_path):
 
 @needs_real
 def test_plot_skeleton_writes_png(prepared, tmp_path):
-    from nri.viz_real import plot_skeleton
+    from nri.viz.real import plot_skeleton
 
     outputs, _ = prepared
     loc = np.load(outputs["loc_valid"])[0].transpose(2, 0, 1)  # [N, T, 3]

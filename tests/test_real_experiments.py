@@ -12,7 +12,7 @@ import torch
 from hydra.core.global_hydra import GlobalHydra
 from hydra_utils import compose_cfg
 
-from nri.callbacks_real import draw_sample, strongest_pairs
+from nri.callbacks.real import draw_sample, strongest_pairs
 from nri.train import run
 from tests.script_loader import load_script
 

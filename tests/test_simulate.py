@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nri.data import simulate as sim
+from nri.data.sim import simulate as sim
 
 DT = 0.001
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from nri.data.atomic import atomic_write_all
-from nri.data.sports import (
+from nri.atomic import atomic_write_all
+from nri.data.real.sports import (
     example_bounds,
     prepare_sports,
     source_files,
@@ -268,7 +268,7 @@ def test_config_keys_resolve():
 
 
 def test_plot_court_writes_png(fake, tmp_path):
-    from nri.viz_real import plot_court
+    from nri.viz.real import plot_court
 
     outputs = prepare_sports(dataset_cfg(fake, include_ball=True), fake, tmp_path)
     loc = np.load(outputs["loc_test"])[0].transpose(2, 0, 1)  # [N, T, 2]

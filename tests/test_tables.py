@@ -11,7 +11,7 @@ from hydra.core.global_hydra import GlobalHydra
 from table_helpers import compose_job
 
 from nri.build import build_module
-from nri.data.generate_dataset import write_dataset
+from nri.data.sim.generate_dataset import write_dataset
 from nri.train import run
 from tests.script_loader import load_script
 

@@ -22,13 +22,11 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from nri.data.errors import DatasetError
 from nri.data.normalization import apply_normalization, fit_normalization
+from nri.data.sources import prepare
 
 SPLITS = ("train", "valid", "test")
-
-
-class DatasetError(ValueError):
-    """A dataset on disk is missing or does not have the expected content."""
 
 
 class TensorBatches(Dataset):
@@ -63,12 +61,12 @@ def _batch_collate(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def generate_hint(dataset: dict[str, Any]) -> str:
-    name = dataset.get("name", "springs")
+    name = dataset["name"]
     if name == "custom":
-        return f"python -m nri.train dataset=custom dataset.path={dataset.get('path')}"
+        return f"python -m nri.train dataset=custom dataset.path={dataset['path']}"
     if name in ("motion", "sports"):
         return f"python -m nri.generate dataset={name}"
-    return f"python -m nri.generate dataset={name} dataset.num_atoms={dataset.get('num_atoms')}"
+    return f"python -m nri.generate dataset={name} dataset.num_atoms={dataset['num_atoms']}"
 
 
 def _load(path: Path, dataset: dict[str, Any]) -> np.ndarray:
@@ -100,7 +98,7 @@ def read_split(data_dir: Path, split: str, dataset: dict[str, Any]) -> tuple[np.
     Shapes: -> features [S, N, T, D] (float32), edges [S, N, N] or None
     """
     suffix = dataset["suffix"]
-    fmt = dataset.get("format", "locvel")
+    fmt = dataset["format"]
     n_expected = int(dataset["num_atoms"])
     if fmt == "locvel":
         loc_path = data_dir / f"loc_{split}{suffix}.npy"
@@ -137,7 +135,7 @@ def read_split(data_dir: Path, split: str, dataset: dict[str, Any]) -> tuple[np.
         raise DatasetError(f"{first} contains NaN or inf in {bad} sample(s); regenerate or clean it")
     edges = None
     edge_path = data_dir / f"edges_{split}{suffix}.npy"
-    if dataset.get("has_edges", True):
+    if dataset["has_edges"]:
         edges = _load(edge_path, dataset)
         if edges.shape != (feats.shape[0], n_expected, n_expected):
             raise DatasetError(f"{edge_path} has shape {edges.shape}; expected "
@@ -168,15 +166,13 @@ class NRIDataModule(pl.LightningDataModule):
 
     def prepare_data(self) -> None:
         """Datasets made from files (motion, sports, custom) are prepared once and cached."""
-        from nri.data.preparers import prepare
-
         prepare(self.ds, self.real_data_dir, self.data_dir)
 
     def check_files(self) -> None:
         """Fail early, naming the command that makes the data, if a split is missing."""
-        fmt = self.ds.get("format", "locvel")
+        fmt = self.ds["format"]
         prefixes = ["loc", "vel"] if fmt == "locvel" else ["feat"]
-        if self.ds.get("has_edges", True):
+        if self.ds["has_edges"]:
             prefixes.append("edges")
         for split in SPLITS:
             for p in prefixes:

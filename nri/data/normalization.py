@@ -19,7 +19,7 @@ def fit_normalization(train: np.ndarray, dataset: dict[str, Any]) -> dict[str, A
 
     Shapes: train [S, N, T, D] -> dict of floats / lists of D floats
     """
-    if dataset.get("format", "locvel") == "locvel":
+    if dataset["format"] == "locvel":
         half = train.shape[-1] // 2
         return {"kind": "locvel",
                 "loc_min": float(train[..., :half].min()), "loc_max": float(train[..., :half].max()),

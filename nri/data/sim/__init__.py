@@ -1,0 +1,1 @@
+"""Simulated systems (springs, charged particles, Kuramoto) and the dataset writer over them."""

@@ -1,0 +1,1 @@
+"""Figures: edge heatmaps (heatmap), inference and run pictures (infer), skeletons and courts (real)."""
