@@ -31,8 +31,10 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from nri.data import simulate
+from nri.data import simulate, sparse_edges
 from nri.data.atomic import atomic_write_text
+from nri.data.graph_families import GRAPH_FAMILIES
+from nri.data.sparse_simulate import simulate_kuramoto_sparse, simulate_springs_sparse
 
 __all__ = [
     "BLOCK_SIMS",
@@ -75,11 +77,19 @@ class Generator:
     simulate: Callable[..., tuple[np.ndarray, ...]]
     arrays: tuple[str, ...]
     sizes: dict[str, int]  # default num_train … sample_freq
+    # on a sparse graph family: the same arrays, edge lists instead of edges (sparse_edges.py)
+    simulate_sparse: Callable[..., tuple[np.ndarray, ...]] | None = None
 
     @property
     def physics_defaults(self) -> dict[str, Any]:
-        params = inspect.signature(self.simulate).parameters.values()
-        return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY}
+        return _keyword_defaults(self.simulate)
+
+    def simulator(self, sparse: bool) -> Callable[..., tuple[np.ndarray, ...]]:
+        return self.simulate_sparse if sparse else self.simulate
+
+    def kinds(self, sparse: bool) -> tuple[str, ...]:
+        swap = {"edges": sparse_edges.EDGE_INDEX_KIND} if sparse else {}
+        return tuple(swap.get(kind, kind) for kind in self.arrays)
 
     def shapes(self, num_sims: int, num_atoms: int, frames: int,
                physics: dict[str, Any] | None = None) -> dict[str, tuple[int, ...]]:
@@ -90,18 +100,26 @@ class Generator:
                 for kind in self.arrays}
 
 
+def _keyword_defaults(fn: Callable) -> dict[str, Any]:
+    params = inspect.signature(fn).parameters.values()
+    return {p.name: p.default for p in params
+            if p.kind is p.KEYWORD_ONLY and p.default is not p.empty}
+
+
 _PARTICLE_SIZES = dict(num_train=50_000, num_valid=10_000, num_test=10_000,
                        length=5000, length_test=10_000, sample_freq=100)
 GENERATORS: dict[str, Generator] = {
-    "springs": Generator(simulate.simulate_springs, ("loc", "vel", "edges"), _PARTICLE_SIZES),
+    "springs": Generator(simulate.simulate_springs, ("loc", "vel", "edges"), _PARTICLE_SIZES,
+                         simulate_springs_sparse),
     "charged": Generator(simulate.simulate_charged, ("loc", "vel", "edges"), _PARTICLE_SIZES),
     "kuramoto": Generator(simulate.simulate_kuramoto, ("feat", "edges"),
-                          dict(_PARTICLE_SIZES, length=500, length_test=1000, sample_freq=10)),
+                          dict(_PARTICLE_SIZES, length=500, length_test=1000, sample_freq=10),
+                          simulate_kuramoto_sparse),
 }
 
 
 def dataset_paths(name: str, out_dir: str | os.PathLike, num_atoms: int,
-                  suffix: str | None = None) -> dict[str, Path]:
+                  suffix: str | None = None, graph: str = "dense") -> dict[str, Path]:
     """The files of a dataset, keyed ``{kind}_{split}`` (e.g. ``loc_train``) and ``metadata``."""
     generator = _generator(name)
     suffix = f"_{name}{num_atoms}" if suffix is None else suffix
@@ -109,7 +127,7 @@ def dataset_paths(name: str, out_dir: str | os.PathLike, num_atoms: int,
         raise GenerationError(f"suffix must be a plain file-name part, got {suffix!r}")
     out = Path(out_dir)
     paths = {f"{kind}_{split}": out / f"{kind}_{split}{suffix}.npy"
-             for split in SPLITS for kind in generator.arrays}
+             for split in SPLITS for kind in generator.kinds(graph != "dense")}
     paths["metadata"] = out / f"metadata{suffix}.json"
     return paths
 
@@ -130,6 +148,8 @@ def write_dataset(
     workers: int | None = None,
     suffix: str | None = None,
     progress: bool | None = None,
+    graph: str = "dense",
+    mean_degree: float = 3.0,
     **physics: Any,
 ) -> dict[str, Path]:
     """Simulate and save train/valid/test splits; returns the dataset's paths.
@@ -138,7 +158,10 @@ def write_dataset(
     conf/dataset/*.yaml); physics keywords not given take the simulator's defaults. If the
     directory already holds this dataset made with the same parameters, nothing is done. Files
     of a different dataset are replaced only with ``overwrite=True``. Every parameter is
-    checked before anything is written; a bad one raises ``GenerationError``.
+    checked before anything is written; a bad one raises ``GenerationError``. ``graph`` other
+    than ``"dense"`` draws every simulation's graph from that family of ``nri.data.graph_families``
+    with ``mean_degree`` and writes its edge lists (``edge_index_{split}``, nri/data/sparse_edges.py)
+    instead of ``edges_{split}``; ``"dense"`` is the reference's generator, byte for byte.
 
     Shapes:
         loc_{split}, vel_{split}: [S_split, T_split, 2, N]; feat_{split}: [S_split, N, T_split, 3];
@@ -146,9 +169,10 @@ def write_dataset(
         returns: {"loc_train": Path, …, "metadata": Path}
     """
     params = _checked_params(name, num_atoms, num_train, num_valid, num_test, length,
-                             length_test, sample_freq, seed, dtype, workers, physics)
+                             length_test, sample_freq, seed, dtype, workers, physics,
+                             graph, mean_degree)
     out = Path(out_dir).expanduser().resolve()
-    paths = dataset_paths(name, out, num_atoms, suffix)
+    paths = dataset_paths(name, out, num_atoms, suffix, graph)
     if _already_written(paths, params, overwrite):
         log.info("%s already exists with the same parameters in %s; nothing to do",
                  paths["metadata"].name, out)
@@ -161,7 +185,7 @@ def write_dataset(
     _generate(generator, params, paths, shapes, workers, progress)
     metadata = {
         "metadata_version": _METADATA_VERSION,
-        "generator": f"{generator.simulate.__module__}.{generator.simulate.__name__}",
+        "generator": _qualified_name(generator.simulator("graph" in params)),
         "dataset": name,
         "suffix": _suffix(paths),
         "parameters": params,
@@ -172,7 +196,8 @@ def write_dataset(
         "shapes": {split: {kind: list(shape) for kind, shape in shapes[split].items()}
                    for split in SPLITS},
         "files": {key: path.name for key, path in paths.items() if key != "metadata"},
-        "conventions": _CONVENTIONS[name],
+        "conventions": _CONVENTIONS[name] + (f"; {sparse_edges.CONVENTION}" if "graph" in params
+                                             else ""),
     }
     atomic_write_text(paths["metadata"], json.dumps(metadata, indent=2) + "\n")
     log.info("wrote %s to %s in %.1f s", _suffix(paths).lstrip("_"), out, metadata["seconds"])
@@ -204,7 +229,8 @@ def _is_int(value: Any) -> bool:
 
 
 def _checked_params(name, num_atoms, num_train, num_valid, num_test, length, length_test,
-                    sample_freq, seed, dtype, workers, physics) -> dict[str, Any]:
+                    sample_freq, seed, dtype, workers, physics, graph,
+                    mean_degree) -> dict[str, Any]:
     generator = _generator(name)
     given = dict(num_train=num_train, num_valid=num_valid, num_test=num_test, length=length,
                  length_test=length_test, sample_freq=sample_freq)
@@ -227,7 +253,13 @@ def _checked_params(name, num_atoms, num_train, num_valid, num_test, length, len
         raise GenerationError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     if workers is not None and (not _is_int(workers) or workers < 1):
         raise GenerationError(f"workers must be a positive integer or None, got {workers!r}")
-    defaults = generator.physics_defaults
+    sparse = graph != "dense"
+    if sparse and generator.simulate_sparse is None:
+        raise GenerationError(f"dataset.graph={graph!r}: {name} has no sparse-graph simulator; "
+                              "use dataset.graph=dense")
+    defaults = _keyword_defaults(generator.simulator(sparse))
+    if sparse:  # the dense graph's pair probability (edge_prob, coupling_prob) has no use there
+        physics = {k: v for k, v in physics.items() if k in defaults or k not in generator.physics_defaults}
     unknown = sorted(set(physics) - set(defaults))
     if unknown:
         raise GenerationError(f"unknown physics parameter(s) {', '.join(unknown)} for {name}; "
@@ -236,8 +268,15 @@ def _checked_params(name, num_atoms, num_train, num_valid, num_test, length, len
     if "scaling_length" in defaults and "scaling_length" not in physics:
         resolved["scaling_length"] = sizes["length_test"]  # the authors' window: the test length
     _check_physics(resolved, sizes["sample_freq"])
-    return {"num_atoms": int(num_atoms), **{k: int(v) for k, v in sizes.items()},
-            "seed": int(seed), "dtype": dtype, "block_sims": BLOCK_SIMS, "physics": resolved}
+    params = {"num_atoms": int(num_atoms), **{k: int(v) for k, v in sizes.items()},
+              "seed": int(seed), "dtype": dtype, "block_sims": BLOCK_SIMS, "physics": resolved}
+    if sparse:  # dense datasets keep the reference's parameters (and metadata) unchanged
+        try:
+            params["graph"] = sparse_edges.check_graph(graph, mean_degree, num_atoms, GRAPH_FAMILIES)
+        except ValueError as err:
+            raise GenerationError(str(err)) from None
+        params["block_sims"] = sparse_edges.sparse_block_sims(num_atoms, BLOCK_SIMS)
+    return params
 
 
 def _check_physics(physics: dict[str, Any], sample_freq: int) -> None:
@@ -325,6 +364,8 @@ def _split_shapes(generator: Generator, params: dict[str, Any]) -> dict[str, dic
         frames = simulate.num_frames(length, params["sample_freq"])
         shapes[split] = generator.shapes(params[f"num_{split}"], params["num_atoms"], frames,
                                          params["physics"])
+        if "graph" in params:  # edge lists: their width is known once they are drawn
+            del shapes[split]["edges"]
     return shapes
 
 
@@ -334,8 +375,9 @@ def _tasks(params: dict[str, Any]) -> list[tuple[str, int, int, int, int]]:
     for split in SPLITS:
         length = params["length_test" if split == "test" else "length"]
         total = params[f"num_{split}"]
-        for block, start in enumerate(range(0, total, BLOCK_SIMS)):
-            tasks.append((split, block, start, min(BLOCK_SIMS, total - start), length))
+        per_block = params["block_sims"]
+        for block, start in enumerate(range(0, total, per_block)):
+            tasks.append((split, block, start, min(per_block, total - start), length))
     return sorted(tasks, key=lambda task: -task[3] * task[4])
 
 
@@ -344,10 +386,13 @@ def _simulate_block(name: str, params: dict[str, Any],
     """Run one block (also the worker entry point, so it stays importable and picklable)."""
     split, block, start, count, length = task
     seq = np.random.SeedSequence(params["seed"], spawn_key=(SPLITS.index(split), block))
-    arrays = GENERATORS[name].simulate(count, params["num_atoms"], length,
-                                       params["sample_freq"], np.random.default_rng(seq),
-                                       **params["physics"])
-    return split, start, tuple(array.astype(params["dtype"], copy=False) for array in arrays)
+    graph = params["graph"] if "graph" in params else None
+    on_graph = {} if graph is None else {"graph": graph["family"], "mean_degree": graph["mean_degree"]}
+    arrays = GENERATORS[name].simulator(graph is not None)(
+        count, params["num_atoms"], length, params["sample_freq"], np.random.default_rng(seq),
+        **params["physics"], **on_graph)
+    return split, start, tuple(array if array.dtype.kind == "i"  # edge lists stay integers
+                               else array.astype(params["dtype"], copy=False) for array in arrays)
 
 
 def _worker_block(args):
@@ -362,6 +407,9 @@ def _generate(generator: Generator, params: dict[str, Any], paths: dict[str, Pat
     workers = 0 if sim_steps < _POOL_MIN_SIM_STEPS else min(workers or _cpu_count(), len(tasks))
     show = sys.stderr.isatty() if progress is None else progress
     temps: dict[str, Path] = {}
+    kinds = generator.kinds("graph" in params)
+    edge_blocks = {f"{sparse_edges.EDGE_INDEX_KIND}_{split}": [] for split in SPLITS
+                   if sparse_edges.EDGE_INDEX_KIND in kinds}
     try:
         outputs = {}
         for split in SPLITS:
@@ -374,12 +422,19 @@ def _generate(generator: Generator, params: dict[str, Any], paths: dict[str, Pat
         with tqdm(total=total, unit="sim", disable=not show, dynamic_ncols=True,
                   desc=_suffix(paths).lstrip("_")) as bar:
             for split, start, arrays in _run_blocks(generator, params, tasks, workers):
-                for kind, array in zip(generator.arrays, arrays, strict=True):
-                    outputs[f"{kind}_{split}"][start:start + len(array)] = array
+                for kind, array in zip(kinds, arrays, strict=True):
+                    if f"{kind}_{split}" in edge_blocks:
+                        edge_blocks[f"{kind}_{split}"].append((start, array))
+                    else:
+                        outputs[f"{kind}_{split}"][start:start + len(array)] = array
                 bar.update(len(arrays[0]))
         for memmap in outputs.values():
             memmap.flush()
         outputs.clear()
+        for key, blocks in edge_blocks.items():
+            temps[key] = _temp_beside(paths[key])
+            with open(temps[key], "wb") as fh:
+                np.save(fh, sparse_edges.merge_blocks(blocks, params[f"num_{key.rsplit('_', 1)[1]}"]))
     except BaseException:
         for temp in temps.values():
             temp.unlink(missing_ok=True)
@@ -423,6 +478,10 @@ class _single_threaded_blas:
                 os.environ.pop(var, None)
             else:
                 os.environ[var] = value
+
+
+def _qualified_name(fn: Callable) -> str:
+    return f"{fn.__module__}.{fn.__name__}"
 
 
 def _suffix(paths: dict[str, Path]) -> str:
