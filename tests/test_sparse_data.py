@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nri.data import simulate
-from nri.data.generate_dataset import GenerationError, write_dataset
+from nri.data.generate_dataset import GENERATORS, GenerationError, write_dataset
 from nri.data.graph_families import GRAPH_FAMILIES, draw_graph, pairs_to_edge_index
 from nri.data.sparse_edges import dense_to_edge_lists, edge_lists_to_dense, load_edge_lists
 from nri.data.sparse_simulate import (
@@ -93,16 +93,18 @@ def test_sparse_kuramoto_integrates_like_the_dense_simulator_on_the_same_graph()
 
 
 def test_a_thousand_springs_stay_in_their_box():
-    loc, vel, edge_index = simulate_springs_sparse(2, 1000, 2000, 100, np.random.default_rng(0),
-                                                   graph="erdos_renyi", mean_degree=3.0)
+    loc, vel, edge_index = simulate_springs_sparse(
+        2, 1000, 2000, 100, np.random.default_rng(0), graph="erdos_renyi", mean_degree=3.0,
+        **GENERATORS["springs"].physics_for(sparse=True))
     assert loc.shape == (2, 19, 2, 1000) and edge_index.shape[:2] == (2, 2)
     assert np.isfinite(loc).all() and np.abs(loc).max() <= 5.0 * np.sqrt(1000 / 5)
     assert np.abs(vel).max() < 50  # springs between far objects are long here (docs/many_objects.md)
 
 
 def test_directed_kuramoto_couples_each_pair_one_way():
-    feat, edge_index = simulate_kuramoto_sparse(2, 40, 100, 10, np.random.default_rng(0),
-                                                graph="lattice", mean_degree=3.0)
+    feat, edge_index = simulate_kuramoto_sparse(
+        2, 40, 100, 10, np.random.default_rng(0), graph="lattice", mean_degree=3.0,
+        **GENERATORS["kuramoto"].physics_for(sparse=True))
     assert feat.shape == (2, 40, 9, 3) and np.isfinite(feat).all()
     adj = edge_lists_to_dense([e[:, e[0] >= 0] for e in edge_index], 40)
     assert not np.any(adj * adj.transpose(0, 2, 1))

@@ -82,10 +82,18 @@ class Generator:
 
     @property
     def physics_defaults(self) -> dict[str, Any]:
-        return _keyword_defaults(self.simulate)
+        params = inspect.signature(self.simulate).parameters.values()
+        return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY}
 
     def simulator(self, sparse: bool) -> Callable[..., tuple[np.ndarray, ...]]:
         return self.simulate_sparse if sparse else self.simulate
+
+    def physics_for(self, sparse: bool) -> dict[str, Any]:
+        """The dense simulator's physics defaults, those the sparse one takes when ``sparse``."""
+        if not sparse:
+            return self.physics_defaults
+        taken = inspect.signature(self.simulate_sparse).parameters
+        return {key: value for key, value in self.physics_defaults.items() if key in taken}
 
     def kinds(self, sparse: bool) -> tuple[str, ...]:
         swap = {"edges": sparse_edges.EDGE_INDEX_KIND} if sparse else {}
@@ -98,12 +106,6 @@ class Generator:
                   else (num_sims, frames, 2, num_atoms))
         return {kind: ((num_sims, num_atoms, num_atoms) if kind == "edges" else series)
                 for kind in self.arrays}
-
-
-def _keyword_defaults(fn: Callable) -> dict[str, Any]:
-    params = inspect.signature(fn).parameters.values()
-    return {p.name: p.default for p in params
-            if p.kind is p.KEYWORD_ONLY and p.default is not p.empty}
 
 
 _PARTICLE_SIZES = dict(num_train=50_000, num_valid=10_000, num_test=10_000,
@@ -257,9 +259,10 @@ def _checked_params(name, num_atoms, num_train, num_valid, num_test, length, len
     if sparse and generator.simulate_sparse is None:
         raise GenerationError(f"dataset.graph={graph!r}: {name} has no sparse-graph simulator; "
                               "use dataset.graph=dense")
-    defaults = _keyword_defaults(generator.simulator(sparse))
+    defaults = generator.physics_for(sparse)
     if sparse:  # the dense graph's pair probability (edge_prob, coupling_prob) has no use there
-        physics = {k: v for k, v in physics.items() if k in defaults or k not in generator.physics_defaults}
+        physics = {k: v for k, v in physics.items()
+                   if k in defaults or k not in generator.physics_defaults}
     unknown = sorted(set(physics) - set(defaults))
     if unknown:
         raise GenerationError(f"unknown physics parameter(s) {', '.join(unknown)} for {name}; "

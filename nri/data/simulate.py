@@ -32,6 +32,8 @@ import numpy as np
 
 __all__ = [
     "charged_initial_state",
+    "finish_kuramoto",
+    "integrate_leapfrog",
     "kuramoto_initial_state",
     "num_frames",
     "run_charged",
@@ -144,7 +146,6 @@ def _leapfrog(
     diff3 = diff.reshape(incidence.shape[0], 2, num_sims)  # view: [P, 2S] -> [P, 2, S]
     force = np.empty((num_atoms, 2 * num_sims))
     force3 = force.reshape(num_atoms, 2, num_sims)
-    scratch = np.empty_like(loc)
 
     def kick() -> None:
         np.matmul(incidence, loc_rows, out=diff)  # [P, N] @ [N, 2S]: x_i - x_j per pair
@@ -154,6 +155,24 @@ def _leapfrog(
         np.multiply(force3, dt, out=force3)
         np.add(vel, force3, out=vel)
 
+    integrate_leapfrog(loc, vel, kick, out_loc, out_vel, sample_freq, box_size, dt)
+    # [T, N, 2, S] -> [S, T, 2, N]
+    return (np.ascontiguousarray(out_loc.transpose(3, 0, 2, 1)),
+            np.ascontiguousarray(out_vel.transpose(3, 0, 2, 1)))
+
+
+def integrate_leapfrog(loc: np.ndarray, vel: np.ndarray, kick, out_loc: np.ndarray,
+                      out_vel: np.ndarray, sample_freq: int, box_size: float, dt: float) -> None:
+    """The reference's step order, in place: clamp; kick; then drift, clamp, [save], kick.
+
+    ``kick()`` adds one time step's clipped force to ``vel``. Frame k of ``out_loc``/``out_vel``
+    is the state after step (k + 1) * sample_freq's drift and clamp.
+
+    Shapes:
+        loc, vel: any layout, the same for both; out_loc, out_vel: [T, *loc.shape]
+    """
+    frames = out_loc.shape[0]
+    scratch = np.empty_like(loc)
     _reflect(loc, vel, box_size)
     kick()
     frame = 0
@@ -168,9 +187,6 @@ def _leapfrog(
             if frame == frames:
                 break
         kick()
-    # [T, N, 2, S] -> [S, T, 2, N]
-    return (np.ascontiguousarray(out_loc.transpose(3, 0, 2, 1)),
-            np.ascontiguousarray(out_vel.transpose(3, 0, 2, 1)))
 
 
 def _add_noise(arrays: tuple[np.ndarray, ...], noise_var: float, rng: np.random.Generator):
@@ -513,13 +529,24 @@ def simulate_kuramoto(
         window = max(length, scaling_length)
     feat = run_kuramoto(phase0, omega, edges, window, sample_freq, dt=dt,
                         coupling_strength=coupling_strength, with_phase=with_phase)
+    return finish_kuramoto(feat, length, sample_freq, rng, rate_scaling, with_phase,
+                           noise_var), edges
+
+
+def finish_kuramoto(feat: np.ndarray, length: int, sample_freq: int, rng: np.random.Generator,
+                    rate_scaling: str, with_phase: bool, noise_var: float) -> np.ndarray:
+    """Scale per oscillator, cut the window to ``length``'s frames, add noise.
+
+    Shapes:
+        feat: [S, N, T_window, D] -> [S, N, T, D], T = length // sample_freq - 1
+    """
     if rate_scaling == "per_oscillator":
         feat[..., 0] = scale_per_oscillator(feat[..., 0])
     if with_phase:
         feat[..., 2] = scale_per_oscillator(feat[..., 2])
     feat = np.ascontiguousarray(feat[:, :, :num_frames(length, sample_freq)])
     _add_noise((feat,), noise_var, rng)
-    return feat, edges
+    return feat
 
 
 def scale_per_oscillator(series: np.ndarray) -> np.ndarray:

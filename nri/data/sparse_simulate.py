@@ -25,9 +25,9 @@ from nri.data.graph_families import draw_graph, pairs_to_edge_index
 from nri.data.simulate import (
     _add_noise,
     _random_directions,
-    _reflect,
+    finish_kuramoto,
+    integrate_leapfrog,
     num_frames,
-    scale_per_oscillator,
 )
 
 __all__ = ["REFERENCE_ATOMS", "REFERENCE_DEGREE", "pad_edge_lists", "scaled_physics",
@@ -79,14 +79,17 @@ def simulate_springs_sparse(
     *,
     graph: str,
     mean_degree: float,
-    box_size: float = 5.0,
-    loc_std: float = 0.5,
-    vel_norm: float = 0.5,
-    interaction_strength: float = 0.1,
-    dt: float = 0.001,
-    noise_var: float = 0.0,
+    box_size: float,
+    loc_std: float,
+    vel_norm: float,
+    interaction_strength: float,
+    dt: float,
+    noise_var: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Springs on graphs of family ``graph`` (``nri.data.graph_families``) with mean degree d.
+
+    The physics have the meaning (and, through ``nri.data.generate_dataset``, the defaults) of
+    ``simulate_springs``'s, scaled as ``scaled_physics`` says.
 
     Per simulation the draws are: initial positions, velocity directions, then the graph (the
     geometric family joins the closest initial positions). Force on ball i:
@@ -138,18 +141,7 @@ def run_springs_sparse(loc0: np.ndarray, vel0: np.ndarray, edge_lists: list[np.n
         np.multiply(force, dt, out=force)
         np.add(vel, force, out=vel)
 
-    _reflect(loc, vel, box_size)
-    kick()
-    frame = 0
-    for step in range(1, frames * sample_freq + 1):
-        loc += vel * dt
-        _reflect(loc, vel, box_size)
-        if step % sample_freq == 0:
-            out_loc[frame], out_vel[frame] = loc, vel
-            frame += 1
-            if frame == frames:
-                break
-        kick()
+    integrate_leapfrog(loc, vel, kick, out_loc, out_vel, sample_freq, box_size, dt)
 
     def back(out: np.ndarray) -> np.ndarray:  # [T, 2, S*N] -> [S, T, 2, N]
         return np.ascontiguousarray(out.reshape(frames, 2, num_sims, num_atoms).transpose(2, 0, 1, 3))
@@ -166,17 +158,18 @@ def simulate_kuramoto_sparse(
     *,
     graph: str,
     mean_degree: float,
-    dt: float = 0.01,
-    omega_low: float = 1.0,
-    omega_high: float = 10.0,
-    coupling_strength: float = 1.0,
-    directed: bool = True,
-    rate_scaling: str = "per_oscillator",
-    scaling_length: int = 1000,
-    with_phase: bool = False,
-    noise_var: float = 0.0,
+    dt: float,
+    omega_low: float,
+    omega_high: float,
+    coupling_strength: float,
+    directed: bool,
+    rate_scaling: str,
+    scaling_length: int,
+    with_phase: bool,
+    noise_var: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Kuramoto oscillators on a sparse graph; features and scaling as ``simulate_kuramoto``.
+    """Kuramoto oscillators on a sparse graph; features, scaling and physics (meaning and, through
+    ``nri.data.generate_dataset``, defaults) as ``simulate_kuramoto``.
 
     ``directed``: each pair of the drawn graph couples one way, in a random direction (mean
     in-degree d / 2); otherwise both ways. The knn family places the oscillators uniformly in the
@@ -204,13 +197,8 @@ def simulate_kuramoto_sparse(
     window = max(length, scaling_length) if (rate_scaling == "per_oscillator" or with_phase) else length
     feat = _run_kuramoto_sparse(phase0, omega, edge_lists, window, sample_freq, dt, coupling,
                                 with_phase)
-    if rate_scaling == "per_oscillator":
-        feat[..., 0] = scale_per_oscillator(feat[..., 0])
-    if with_phase:
-        feat[..., 2] = scale_per_oscillator(feat[..., 2])
-    feat = np.ascontiguousarray(feat[:, :, :num_frames(length, sample_freq)])
-    _add_noise((feat,), noise_var, rng)
-    return feat, pad_edge_lists(edge_lists)
+    return (finish_kuramoto(feat, length, sample_freq, rng, rate_scaling, with_phase, noise_var),
+            pad_edge_lists(edge_lists))
 
 
 def _run_kuramoto_sparse(phase0: np.ndarray, omega: np.ndarray, edge_lists: list[np.ndarray],
