@@ -136,3 +136,20 @@ def test_sparse_dataset_refuses_a_family_the_simulator_lacks(tmp_path):
         write_dataset("charged", tmp_path, graph="knn")
     with pytest.raises(GenerationError, match="dataset.graph='ring'"):
         write_dataset("springs", tmp_path, graph="ring")
+
+
+def test_generate_config_selects_a_graph_family(tmp_path):
+    from hydra_utils import compose_cfg
+
+    from nri.generate import run
+
+    cfg = compose_cfg("generate", [f"paths.data_dir={tmp_path}", "dataset=kuramoto",
+                                   "dataset.num_atoms=30", "dataset.graph=lattice",
+                                   "dataset.mean_degree=2.5", "dataset.num_train=3",
+                                   "dataset.num_valid=1", "dataset.num_test=1", "dataset.length=100",
+                                   "dataset.length_test=200",
+                                   "progress=false"], tmp_path / "run")
+    paths = run(cfg)
+    assert paths["feat_train"].exists() and paths["edge_index_valid"].exists()
+    meta = paths["metadata"].read_text()
+    assert '"family": "lattice"' in meta and "coupling_prob" not in meta
