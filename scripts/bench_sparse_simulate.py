@@ -7,7 +7,9 @@ Each case runs in a fresh process (so its peak RSS is its own) and simulates ``-
 trajectories of ``--length`` integration steps in one block. The dense simulator is run only
 where its pair-incidence matrix (N(N-1)/2 x N float64) stays below 1 GiB. One markdown row each.
 ``--recall`` prints instead the candidate recall of k-nearest-by-trajectory candidates (positions
-over the 49 frames of a training trajectory) per graph family.
+over the 49 frames of a training trajectory) per graph family; ``--model K`` (``all`` or a k) the
+time and peak RSS of one training step of the MLP encoder and MLP decoder on random inputs
+(B = 8, T = 49, D = 4, hidden 64, 10-step roll-outs, one thread) on those candidates.
 """
 
 from __future__ import annotations
@@ -35,6 +37,24 @@ else:
 seconds = time.perf_counter() - start
 print(json.dumps({"seconds": seconds, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "max_speed": float(np.abs(vel).max()), "max_pos": float(np.abs(loc).max())}))
+"""
+
+_MODEL_CHILD = r"""
+import resource, sys, time, torch
+torch.set_num_threads(1)
+from nri.models.candidates import NearestByTrajectory
+from nri.models.decoders import MLPDecoder
+from nri.models.encoders import MLPEncoder
+n, k = int(sys.argv[1]), sys.argv[2]
+x = torch.randn(8, n, 49, 4)
+encoder, decoder = MLPEncoder(49, 4, 64, 2), MLPDecoder(4, 2, 64)
+start = time.perf_counter()
+candidates = None if k == "all" else NearestByTrajectory(int(k))(x)
+logits = encoder(x, candidates)
+out = decoder(x, torch.nn.functional.gumbel_softmax(logits, 0.5), 10, candidates=candidates)
+((out - x[:, :, 1:]) ** 2).mean().backward()
+print(f"| {n} | {k} | {logits.shape[1]} | {time.perf_counter() - start:.2f} | "
+      f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} |")
 """
 
 
@@ -68,7 +88,14 @@ def main() -> None:
     parser.add_argument("--sims", type=int, default=10)
     parser.add_argument("--length", type=int, default=5000)
     parser.add_argument("--recall", action="store_true")
+    parser.add_argument("--model", help="candidates of the model step: all or k")
     args = parser.parse_args()
+    if args.model:
+        print("| N | candidates | edges per sample | seconds per step | peak RSS (MB) |")
+        print("|---|---|---|---|---|", flush=True)
+        for n in args.atoms:
+            subprocess.run([sys.executable, "-c", _MODEL_CHILD, str(n), args.model], check=True)
+        return
     if args.recall:
         recall_table(args.atoms, [f for f in args.families if f != "dense"], args.sims, args.length)
         return
