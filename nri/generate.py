@@ -18,6 +18,7 @@ from nri.data.sources import PREPARERS, prepare
 log = logging.getLogger("nri.generate")
 
 _SIZE_KEYS = ("num_train", "num_valid", "num_test", "length", "length_test", "sample_freq")
+_GRAPH_KEYS = ("graph", "mean_degree")  # simulators with sparse graph families (springs, kuramoto)
 
 
 def run(cfg: DictConfig) -> dict:
@@ -40,6 +41,7 @@ def run(cfg: DictConfig) -> dict:
         workers=cfg.workers,
         suffix=dataset.get("suffix"),
         progress=cfg.progress,
+        **{key: dataset[key] for key in _GRAPH_KEYS if key in dataset},
         **physics,
     )
 

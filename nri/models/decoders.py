@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from nri.models.graph import edge2node, edge_index, node2edge
+from nri.models.graph import CandidateEdges, edge2node, edge_index, node2edge
 from nri.models.messages import TypedMessages
 
 GraphFn = Callable[[int, torch.Tensor], torch.Tensor]
@@ -67,7 +67,7 @@ class MLPDecoder(nn.Module):
     the previous frame, for states that do not determine their own next value: Kuramoto's sin φ
     leaves the sign of cos φ open, which its change since the last frame gives (feed only such
     features: the change of a graph-driven feature lets the decoder extrapolate it without the
-    graph).
+    graph). With ``candidates`` the messages run on those edges only (edges then [B, N*k, K]).
 
     Shapes:
         x: [B, N, T, D]; edges: [B, E, K] -> [B, N, T-1, D]
@@ -94,11 +94,10 @@ class MLPDecoder(nn.Module):
             nn.Linear(hidden, dims),
         )
 
-    def single_step(self, x: torch.Tensor, edges: torch.Tensor,
-                    prev: torch.Tensor | None = None) -> torch.Tensor:
+    def single_step(self, x: torch.Tensor, edges: torch.Tensor, prev: torch.Tensor | None = None,
+                    candidates: CandidateEdges | None = None) -> torch.Tensor:
         """Shapes: x [B, N, S, D]; edges [B, E, K]; prev (with delta_inputs) [B, N, S, D] -> [B, N, S, D]"""
         n = x.shape[1]
-        senders, receivers = edge_index(n, x.device)
         weights = edges[..., int(self.skip_first):]
         inp = x
         if self.delta_inputs:
@@ -106,22 +105,30 @@ class MLPDecoder(nn.Module):
                 raise ValueError("a decoder with delta_inputs needs the previous frame (prev)")
             inp = torch.cat([x, (x - prev)[..., self.delta_inputs]], dim=-1)
         # the input has only a few features, so forming edge features first is cheaper than from_nodes
-        msg = self.messages(node2edge(inp, senders, receivers), weights)  # [B, E, S, H]
-        agg = edge2node(msg, n)  # [B, N, S, H], summed
+        if candidates is None:
+            senders, receivers = edge_index(n, x.device)
+            msg = self.messages(node2edge(inp, senders, receivers), weights)  # [B, E, S, H]
+            agg = edge2node(msg, n)  # [B, N, S, H], summed
+        else:
+            agg = candidates.edge2node(self.messages(candidates.node2edge(inp), weights))
         return x + self.out(torch.cat([inp, agg], dim=-1))
 
     def forward(self, x: torch.Tensor, edges: torch.Tensor, pred_steps: int = 1,
-                burn_in_steps: int | None = None, prev_frame: torch.Tensor | None = None) -> torch.Tensor:
+                burn_in_steps: int | None = None, prev_frame: torch.Tensor | None = None,
+                candidates: CandidateEdges | None = None) -> torch.Tensor:
         """``prev_frame`` [B, N, D]: the frame before x's first (used with delta_inputs only)."""
         if burn_in_steps is not None:
             # Markovian: from the last ground-truth input the roll-out is a plain multi-step one.
             raise ValueError("the MLP decoder uses pred_steps, not burn_in_steps")
         if self.delta_inputs:
             return markov_rollout(
-                lambda s, p: maybe_checkpointed(self.single_step, self.checkpoint, s, edges, p),
+                lambda s, p: maybe_checkpointed(self.single_step, self.checkpoint, s, edges, p,
+                                                candidates),
                 x, pred_steps, with_previous=True, first_prev=prev_frame)
         return markov_rollout(
-            lambda s: maybe_checkpointed(self.single_step, self.checkpoint, s, edges), x, pred_steps)
+            lambda s: maybe_checkpointed(self.single_step, self.checkpoint, s, edges, None,
+                                         candidates),
+            x, pred_steps)
 
 
 class RNNDecoder(nn.Module):

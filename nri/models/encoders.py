@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 
-from nri.models.graph import edge2node, edge_index, node2edge
+from nri.models.graph import CandidateEdges, edge2node, edge_index, node2edge
 from nri.models.layers import MLP, TemporalCNN
 
 
@@ -15,8 +17,11 @@ class MLPEncoder(nn.Module):
     The whole trajectory of an object is flattened into one vector, so the encoder must always see
     exactly ``timesteps`` frames.
 
+    With ``candidates`` it scores only those edges, and the factor pass averages over each
+    receiver's k candidates and itself (k + 1; all pairs: N, the reference's divisor).
+
     Shapes:
-        x: [B, N, T, D] with T == timesteps -> logits [B, E, K], E = N(N-1)
+        x: [B, N, T, D] with T == timesteps -> logits [B, E, K], E = N(N-1) (candidates: N*k)
     """
 
     def __init__(self, timesteps: int, dims: int, hidden: int, edge_types: int,
@@ -32,27 +37,35 @@ class MLPEncoder(nn.Module):
         nn.init.xavier_normal_(self.fc_out.weight)
         nn.init.constant_(self.fc_out.bias, 0.1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc_out(self.edge_embeddings(x))
+    def forward(self, x: torch.Tensor, candidates: CandidateEdges | None = None) -> torch.Tensor:
+        return self.fc_out(self.edge_embeddings(x, candidates))
 
-    def edge_embeddings(self, x: torch.Tensor) -> torch.Tensor:
+    def edge_embeddings(self, x: torch.Tensor,
+                        candidates: CandidateEdges | None = None) -> torch.Tensor:
         """Every edge's representation before the edge-type layer.
 
         Shapes:
-            x: [B, N, T, D] -> [B, E, H]
+            x: [B, N, T, D] -> [B, E, H] (candidates: E = N*k)
         """
         b, n, t, d = x.shape
         if t != self.timesteps:
             raise ValueError(
                 f"the MLP encoder was built for {self.timesteps} time steps but got {t}; "
                 "use encoder=cnn for variable-length inputs")
-        senders, receivers = edge_index(n, x.device)
+        if candidates is None:
+            senders, receivers = edge_index(n, x.device)
+            to_edges = functools.partial(node2edge, senders=senders, receivers=receivers)
+            to_nodes = functools.partial(edge2node, num_nodes=n)
+            divisor = n  # the reference divides by N
+        else:
+            to_edges, to_nodes = candidates.node2edge, candidates.edge2node
+            divisor = candidates.per_receiver + 1
         h = self.mlp1(x.reshape(b, n, t * d))  # [B, N, T, D] -> [B, N, H]
-        h = self.mlp2(node2edge(h, senders, receivers))  # [B, E, 2H] -> [B, E, H]
+        h = self.mlp2(to_edges(h))  # [B, E, 2H] -> [B, E, H]
         skip = h
         if self.factor:
-            h = self.mlp3(edge2node(h, n) / n)  # [B, N, H]; reference divides by N
-            h = node2edge(h, senders, receivers)  # [B, E, 2H]
+            h = self.mlp3(to_nodes(h) / divisor)  # [B, N, H]
+            h = to_edges(h)  # [B, E, 2H]
         else:
             h = self.mlp3(h)  # [B, E, H]
         return self.mlp4(torch.cat([h, skip], dim=-1))  # [B, E, 3H or 2H] -> [B, E, H]

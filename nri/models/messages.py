@@ -63,7 +63,8 @@ class TypedMessages(nn.Module):
         """The same as ``forward(node2edge(x, senders, receivers), weights)``, computed per node.
 
         Shapes:
-            x: [B, N, *S, F]; senders, receivers: [E]; weights: [B, E, K_msg] -> [B, E, *S, F_out]
+            x: [B, N, *S, F]; senders, receivers: [E], or per sample [B, E] (candidate edges);
+            weights: [B, E, K_msg] -> [B, E, *S, F_out]
         """
         b, n, f = x.shape[0], x.shape[1], x.shape[-1]
         k, h = self.num_types, self.hidden
@@ -75,9 +76,16 @@ class TypedMessages(nn.Module):
         # accumulation) cost about three times as much here, once per RNN step. The sum is formed
         # in its final shape: the in-place activation of a view would make autograd copy the whole
         # tensor back and forth in the backward pass (CopySlices).
-        pre_act = (send.index_select(2, senders).reshape(k, -1, h)
-                   + recv.index_select(2, receivers).reshape(k, -1, h))  # [K, B*E*S, H]
-        lead = (b, senders.shape[0]) + x.shape[2:-1]
+        if senders.dim() == 2:  # per-sample indices: one flat gather over the B*N nodes
+            offset = torch.arange(b, device=senders.device).unsqueeze(1) * n
+            senders, receivers = (senders + offset).reshape(-1), (receivers + offset).reshape(-1)
+            send, recv = send.reshape(k, b * n, -1, h), recv.reshape(k, b * n, -1, h)
+            pre_act = (send.index_select(1, senders).reshape(k, -1, h)
+                       + recv.index_select(1, receivers).reshape(k, -1, h))  # [K, B*E*S, H]
+        else:
+            pre_act = (send.index_select(2, senders).reshape(k, -1, h)
+                       + recv.index_select(2, receivers).reshape(k, -1, h))  # [K, B*E*S, H]
+        lead = (b, weights.shape[1]) + x.shape[2:-1]
         return self._second_layer(pre_act, weights, lead)
 
     def _second_layer(self, pre_act: torch.Tensor, weights: torch.Tensor,

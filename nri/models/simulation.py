@@ -1,6 +1,6 @@
 """The ground-truth physics as a decoder ("NRI (sim.)"): only the encoder learns.
 
-The springs and charged simulators of nri/data/simulate.py, rewritten in differentiable torch
+The springs and charged simulators of nri/data/sim/simulate.py, rewritten in differentiable torch
 (no in-place updates of tensors autograd needs). Features are un-normalised with the training
 constants, integrated, and normalised again. One decoder step goes from frame k to frame k+1 of
 the data: ``substeps`` repetitions of (kick; drift; wall reflection), which is the generator's

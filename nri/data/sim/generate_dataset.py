@@ -4,6 +4,8 @@ Files (in ``out_dir``, suffix ``_{name}{num_atoms}`` unless given):
 
 - springs, charged: ``loc_{split}{suffix}.npy``, ``vel_…`` [S, T, 2, N], ``edges_…`` [S, N, N]
 - kuramoto: ``feat_{split}{suffix}.npy`` [S, N, T, 3], ``edges_…`` [S, N, N]
+- on a sparse graph family: ``edge_index_{split}{suffix}.npy`` [S, 2, M_max] instead of
+  ``edges_…`` (nri/data/sim/sparse_dataset.py)
 - ``metadata{suffix}.json``: generator, every parameter, package version, array shapes
 
 Simulations are made in blocks of ``BLOCK_SIMS``; block b of split s draws from
@@ -16,7 +18,6 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-import math
 import multiprocessing
 import os
 import sys
@@ -32,7 +33,10 @@ from tqdm import tqdm
 
 from nri.atomic import atomic_write_text, rename_into_place, temp_beside
 from nri.data.errors import DatasetExistsError, GenerationError
-from nri.data.sim import simulate
+from nri.data.sim import simulate, sparse_dataset
+from nri.data.sim.dataset_checks import already_written, check_physics, is_int
+from nri.data.sim.sparse_edges import CONVENTION as EDGE_LIST_CONVENTION
+from nri.data.sim.sparse_edges import EDGE_INDEX_KIND
 
 __all__ = [
     "BLOCK_SIMS",
@@ -40,6 +44,7 @@ __all__ = [
     "GENERATORS",
     "GenerationError",
     "dataset_paths",
+    "physics_defaults",
     "write_dataset",
 ]
 
@@ -93,7 +98,7 @@ GENERATORS: dict[str, Generator] = {
 
 
 def dataset_paths(name: str, out_dir: str | os.PathLike, num_atoms: int,
-                  suffix: str | None = None) -> dict[str, Path]:
+                  suffix: str | None = None, graph: str = "dense") -> dict[str, Path]:
     """The files of a dataset, keyed ``{kind}_{split}`` (e.g. ``loc_train``) and ``metadata``."""
     generator = _generator(name)
     suffix = f"_{name}{num_atoms}" if suffix is None else suffix
@@ -101,9 +106,16 @@ def dataset_paths(name: str, out_dir: str | os.PathLike, num_atoms: int,
         raise GenerationError(f"suffix must be a plain file-name part, got {suffix!r}")
     out = Path(out_dir)
     paths = {f"{kind}_{split}": out / f"{kind}_{split}{suffix}.npy"
-             for split in SPLITS for kind in generator.arrays}
+             for split in SPLITS
+             for kind in sparse_dataset.array_kinds(generator.arrays, graph != "dense")}
     paths["metadata"] = out / f"metadata{suffix}.json"
     return paths
+
+
+def physics_defaults(name: str, sparse: bool = False) -> dict[str, Any]:
+    """The physics keywords, with their defaults, of ``name``'s dense or sparse-graph simulator."""
+    defaults = _generator(name).physics_defaults
+    return sparse_dataset.sparse_physics(name, defaults, {})[0] if sparse else defaults
 
 
 def write_dataset(
@@ -122,6 +134,8 @@ def write_dataset(
     workers: int | None = None,
     suffix: str | None = None,
     progress: bool | None = None,
+    graph: str = "dense",
+    mean_degree: float = 3.0,
     **physics: Any,
 ) -> dict[str, Path]:
     """Simulate and save train/valid/test splits; returns the dataset's paths.
@@ -130,7 +144,10 @@ def write_dataset(
     conf/dataset/*.yaml); physics keywords not given take the simulator's defaults. If the
     directory already holds this dataset made with the same parameters, nothing is done. Files
     of a different dataset are replaced only with ``overwrite=True``. Every parameter is
-    checked before anything is written; a bad one raises ``GenerationError``.
+    checked before anything is written; a bad one raises ``GenerationError``. ``graph`` other
+    than ``"dense"`` draws every simulation's graph from that family with ``mean_degree`` and
+    writes edge lists instead of ``edges`` (nri/data/sim/sparse_dataset.py); ``"dense"`` is the
+    reference's generator, byte for byte.
 
     Shapes:
         loc_{split}, vel_{split}: [S_split, T_split, 2, N]; feat_{split}: [S_split, N, T_split, 3];
@@ -138,10 +155,11 @@ def write_dataset(
         returns: {"loc_train": Path, …, "metadata": Path}
     """
     params = _checked_params(name, num_atoms, num_train, num_valid, num_test, length,
-                             length_test, sample_freq, seed, dtype, workers, physics)
+                             length_test, sample_freq, seed, dtype, workers, physics,
+                             graph, mean_degree)
     out = Path(out_dir).expanduser().resolve()
-    paths = dataset_paths(name, out, num_atoms, suffix)
-    if _already_written(paths, params, overwrite):
+    paths = dataset_paths(name, out, num_atoms, suffix, graph)
+    if already_written(paths, params, overwrite):
         log.info("%s already exists with the same parameters in %s; nothing to do",
                  paths["metadata"].name, out)
         return paths
@@ -151,9 +169,10 @@ def write_dataset(
     out.mkdir(parents=True, exist_ok=True)
     shapes = _split_shapes(generator, params)
     _generate(generator, params, paths, shapes, workers, progress)
+    simulator = _simulator(name, params)
     metadata = {
         "metadata_version": _METADATA_VERSION,
-        "generator": f"{generator.simulate.__module__}.{generator.simulate.__name__}",
+        "generator": f"{simulator.__module__}.{simulator.__name__}",
         "dataset": name,
         "suffix": _suffix(paths),
         "parameters": params,
@@ -164,7 +183,8 @@ def write_dataset(
         "shapes": {split: {kind: list(shape) for kind, shape in shapes[split].items()}
                    for split in SPLITS},
         "files": {key: path.name for key, path in paths.items() if key != "metadata"},
-        "conventions": _CONVENTIONS[name],
+        "conventions": _CONVENTIONS[name] + (f"; {EDGE_LIST_CONVENTION}" if "graph" in params
+                                             else ""),
     }
     atomic_write_text(paths["metadata"], json.dumps(metadata, indent=2) + "\n")
     log.info("wrote %s to %s in %.1f s", _suffix(paths).lstrip("_"), out, metadata["seconds"])
@@ -191,21 +211,18 @@ def _generator(name: str) -> Generator:
     return GENERATORS[name]
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
 def _checked_params(name, num_atoms, num_train, num_valid, num_test, length, length_test,
-                    sample_freq, seed, dtype, workers, physics) -> dict[str, Any]:
+                    sample_freq, seed, dtype, workers, physics, graph,
+                    mean_degree) -> dict[str, Any]:
     generator = _generator(name)
     given = dict(num_train=num_train, num_valid=num_valid, num_test=num_test, length=length,
                  length_test=length_test, sample_freq=sample_freq)
     sizes = {key: generator.sizes[key] if value is None else value
              for key, value in given.items()}
-    if not _is_int(num_atoms) or num_atoms < 2:
+    if not is_int(num_atoms) or num_atoms < 2:
         raise GenerationError(f"num_atoms must be an integer >= 2, got {num_atoms!r}")
     for key, value in sizes.items():
-        if not _is_int(value) or value <= 0:
+        if not is_int(value) or value <= 0:
             raise GenerationError(f"{key} must be a positive integer, got {value!r}")
     for key in ("length", "length_test"):
         if sizes[key] % sizes["sample_freq"] or sizes[key] < 2 * sizes["sample_freq"]:
@@ -213,13 +230,15 @@ def _checked_params(name, num_atoms, num_train, num_valid, num_test, length, len
                 f"{key}={sizes[key]} must be a multiple of sample_freq={sizes['sample_freq']} "
                 f"and at least twice it (frames kept = {key} / sample_freq - 1)"
             )
-    if not _is_int(seed) or seed < 0:
+    if not is_int(seed) or seed < 0:
         raise GenerationError(f"seed must be a non-negative integer, got {seed!r}")
     if dtype not in ("float32", "float64"):
         raise GenerationError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
-    if workers is not None and (not _is_int(workers) or workers < 1):
+    if workers is not None and (not is_int(workers) or workers < 1):
         raise GenerationError(f"workers must be a positive integer or None, got {workers!r}")
     defaults = generator.physics_defaults
+    if graph != "dense":
+        defaults, physics = sparse_dataset.sparse_physics(name, defaults, physics)
     unknown = sorted(set(physics) - set(defaults))
     if unknown:
         raise GenerationError(f"unknown physics parameter(s) {', '.join(unknown)} for {name}; "
@@ -227,83 +246,12 @@ def _checked_params(name, num_atoms, num_train, num_valid, num_test, length, len
     resolved = {key: physics.get(key, default) for key, default in defaults.items()}
     if "scaling_length" in defaults and "scaling_length" not in physics:
         resolved["scaling_length"] = sizes["length_test"]  # the authors' window: the test length
-    _check_physics(resolved, sizes["sample_freq"])
-    return {"num_atoms": int(num_atoms), **{k: int(v) for k, v in sizes.items()},
-            "seed": int(seed), "dtype": dtype, "block_sims": BLOCK_SIMS, "physics": resolved}
-
-
-def _check_physics(physics: dict[str, Any], sample_freq: int) -> None:
-    for key, value in physics.items():
-        if key in ("directed", "with_phase"):
-            if not isinstance(value, bool):
-                raise GenerationError(f"{key} must be true or false, got {value!r}")
-            continue
-        if key == "rate_scaling":
-            if value not in ("per_oscillator", "none"):
-                raise GenerationError(
-                    f"rate_scaling must be 'per_oscillator' or 'none', got {value!r}")
-            continue
-        if key == "scaling_length":
-            if not _is_int(value) or value < 2 * sample_freq or value % sample_freq:
-                raise GenerationError(
-                    f"scaling_length must be an integer multiple of sample_freq={sample_freq} "
-                    f"and at least twice it, got {value!r}")
-            physics[key] = int(value)
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-            raise GenerationError(f"{key} must be a number, got {value!r}")
-        physics[key] = float(value)
-        if not math.isfinite(value):
-            raise GenerationError(f"{key} must be finite, got {value!r}")
-        if key in ("dt", "box_size") and value <= 0:
-            raise GenerationError(f"{key} must be positive, got {value!r}")
-        if key in ("loc_std", "vel_norm", "noise_var") and value < 0:
-            raise GenerationError(f"{key} must be non-negative, got {value!r}")
-        if key.endswith("_prob") and not 0 <= value <= 1:
-            raise GenerationError(f"{key} must lie in [0, 1], got {value!r}")
-    if "omega_low" in physics and physics["omega_low"] >= physics["omega_high"]:
-        raise GenerationError(f"omega_low ({physics['omega_low']}) must be below omega_high "
-                              f"({physics['omega_high']})")
-
-
-def _already_written(paths: dict[str, Path], params: dict[str, Any], overwrite: bool) -> bool:
-    """True if the same dataset is complete on disk; raises if another one is in the way."""
-    meta_path = paths["metadata"]
-    arrays = [path for key, path in paths.items() if key != "metadata"]
-    if meta_path.exists():
-        try:
-            old = json.loads(meta_path.read_text(encoding="utf-8")).get("parameters")
-        except (OSError, ValueError, AttributeError):
-            old = None
-        if old == json.loads(json.dumps(params)):
-            if all(path.exists() for path in arrays):
-                return True
-            return False  # same parameters, files missing: regenerating rewrites the same bytes
-        if not overwrite:
-            changed = _differences(old, params)
-            raise DatasetExistsError(
-                f"{meta_path} describes a dataset with other parameters ({changed}); "
-                "pass overwrite=true to replace it"
-            )
-        return False
-    present = [path.name for path in arrays if path.exists()]
-    if present and not overwrite:
-        raise DatasetExistsError(
-            f"{meta_path.parent} already holds {present[0]} (no {meta_path.name} to compare "
-            "parameters with); pass overwrite=true to replace it"
-        )
-    return False
-
-
-def _differences(old: Any, new: dict[str, Any]) -> str:
-    """The first few parameters that differ, as ``key: old -> new``."""
-    if not isinstance(old, dict):
-        return "metadata unreadable"
-    flat_old = {**old, **(old.get("physics") or {})}
-    flat_new = {**new, **new["physics"]}
-    keys = sorted(k for k in set(flat_old) | set(flat_new)
-                  if k != "physics" and flat_old.get(k) != flat_new.get(k))
-    return ", ".join(f"{k}: {flat_old.get(k)!r} -> {flat_new.get(k)!r}" for k in keys[:4])
+    check_physics(resolved, sizes["sample_freq"])
+    params = {"num_atoms": int(num_atoms), **{k: int(v) for k, v in sizes.items()},
+              "seed": int(seed), "dtype": dtype, "block_sims": BLOCK_SIMS, "physics": resolved}
+    if graph != "dense":  # dense datasets keep the reference's parameters (and metadata)
+        params.update(sparse_dataset.graph_params(graph, mean_degree, num_atoms, BLOCK_SIMS))
+    return params
 
 
 # --------------------------------------------------------------------------------------------
@@ -317,6 +265,8 @@ def _split_shapes(generator: Generator, params: dict[str, Any]) -> dict[str, dic
         frames = simulate.num_frames(length, params["sample_freq"])
         shapes[split] = generator.shapes(params[f"num_{split}"], params["num_atoms"], frames,
                                          params["physics"])
+        if "graph" in params:  # edge lists: their width is known once they are drawn
+            del shapes[split]["edges"]
     return shapes
 
 
@@ -326,8 +276,9 @@ def _tasks(params: dict[str, Any]) -> list[tuple[str, int, int, int, int]]:
     for split in SPLITS:
         length = params["length_test" if split == "test" else "length"]
         total = params[f"num_{split}"]
-        for block, start in enumerate(range(0, total, BLOCK_SIMS)):
-            tasks.append((split, block, start, min(BLOCK_SIMS, total - start), length))
+        per_block = params["block_sims"]
+        for block, start in enumerate(range(0, total, per_block)):
+            tasks.append((split, block, start, min(per_block, total - start), length))
     return sorted(tasks, key=lambda task: -task[3] * task[4])
 
 
@@ -336,10 +287,15 @@ def _simulate_block(name: str, params: dict[str, Any],
     """Run one block (also the worker entry point, so it stays importable and picklable)."""
     split, block, start, count, length = task
     seq = np.random.SeedSequence(params["seed"], spawn_key=(SPLITS.index(split), block))
-    arrays = GENERATORS[name].simulate(count, params["num_atoms"], length,
-                                       params["sample_freq"], np.random.default_rng(seq),
-                                       **params["physics"])
-    return split, start, tuple(array.astype(params["dtype"], copy=False) for array in arrays)
+    on_graph = sparse_dataset.simulator_keywords(params) if "graph" in params else {}
+    arrays = _simulator(name, params)(count, params["num_atoms"], length, params["sample_freq"],
+                                      np.random.default_rng(seq), **params["physics"], **on_graph)
+    return split, start, tuple(array if array.dtype.kind == "i"  # edge lists stay integers
+                               else array.astype(params["dtype"], copy=False) for array in arrays)
+
+
+def _simulator(name: str, params: dict[str, Any]) -> Callable[..., tuple[np.ndarray, ...]]:
+    return sparse_dataset.SPARSE_SIMULATORS[name] if "graph" in params else GENERATORS[name].simulate
 
 
 def _worker_block(args):
@@ -354,6 +310,8 @@ def _generate(generator: Generator, params: dict[str, Any], paths: dict[str, Pat
     workers = 0 if sim_steps < _POOL_MIN_SIM_STEPS else min(workers or _cpu_count(), len(tasks))
     show = sys.stderr.isatty() if progress is None else progress
     temps: dict[str, Path] = {}
+    kinds = sparse_dataset.array_kinds(generator.arrays, "graph" in params)
+    edge_blocks: dict[str, list] = {split: [] for split in SPLITS}  # sparse graphs only
     try:
         outputs = {}
         for split in SPLITS:
@@ -366,12 +324,20 @@ def _generate(generator: Generator, params: dict[str, Any], paths: dict[str, Pat
         with tqdm(total=total, unit="sim", disable=not show, dynamic_ncols=True,
                   desc=_suffix(paths).lstrip("_")) as bar:
             for split, start, arrays in _run_blocks(generator, params, tasks, workers):
-                for kind, array in zip(generator.arrays, arrays, strict=True):
-                    outputs[f"{kind}_{split}"][start:start + len(array)] = array
+                for kind, array in zip(kinds, arrays, strict=True):
+                    if kind == EDGE_INDEX_KIND:
+                        edge_blocks[split].append((start, array))
+                    else:
+                        outputs[f"{kind}_{split}"][start:start + len(array)] = array
                 bar.update(len(arrays[0]))
         for memmap in outputs.values():
             memmap.flush()
         outputs.clear()
+        if EDGE_INDEX_KIND in kinds:
+            for split, blocks in edge_blocks.items():
+                key = f"{EDGE_INDEX_KIND}_{split}"
+                temps[key] = temp_beside(paths[key])
+                sparse_dataset.save_edge_lists(blocks, params[f"num_{split}"], temps[key])
     except BaseException:
         for temp in temps.values():
             temp.unlink(missing_ok=True)

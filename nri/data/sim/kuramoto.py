@@ -157,13 +157,24 @@ def simulate_kuramoto(
         window = max(length, scaling_length)
     feat = run_kuramoto(phase0, omega, edges, window, sample_freq, dt=dt,
                         coupling_strength=coupling_strength, with_phase=with_phase)
+    return finish_kuramoto(feat, length, sample_freq, rng, rate_scaling, with_phase,
+                           noise_var), edges
+
+
+def finish_kuramoto(feat: np.ndarray, length: int, sample_freq: int, rng: np.random.Generator,
+                    rate_scaling: str, with_phase: bool, noise_var: float) -> np.ndarray:
+    """Scale per oscillator, cut the window to ``length``'s frames, add noise.
+
+    Shapes:
+        feat: [S, N, T_window, D] -> [S, N, T, D], T = length // sample_freq - 1
+    """
     if rate_scaling == "per_oscillator":
         feat[..., 0] = scale_per_oscillator(feat[..., 0])
     if with_phase:
         feat[..., 2] = scale_per_oscillator(feat[..., 2])
     feat = np.ascontiguousarray(feat[:, :, :num_frames(length, sample_freq)])
     add_noise((feat,), noise_var, rng)
-    return feat, edges
+    return feat
 
 
 def scale_per_oscillator(series: np.ndarray) -> np.ndarray:

@@ -43,6 +43,7 @@ from nri.data.sim.kuramoto import (
 
 __all__ = [
     "charged_initial_state",
+    "integrate_leapfrog",
     "kuramoto_initial_state",
     "num_frames",
     "run_charged",
@@ -150,7 +151,6 @@ def _leapfrog(
     diff3 = diff.reshape(incidence.shape[0], 2, num_sims)  # view: [P, 2S] -> [P, 2, S]
     force = np.empty((num_atoms, 2 * num_sims))
     force3 = force.reshape(num_atoms, 2, num_sims)
-    scratch = np.empty_like(loc)
 
     def kick() -> None:
         np.matmul(incidence, loc_rows, out=diff)  # [P, N] @ [N, 2S]: x_i - x_j per pair
@@ -160,6 +160,24 @@ def _leapfrog(
         np.multiply(force3, dt, out=force3)
         np.add(vel, force3, out=vel)
 
+    integrate_leapfrog(loc, vel, kick, out_loc, out_vel, sample_freq, box_size, dt)
+    # [T, N, 2, S] -> [S, T, 2, N]
+    return (np.ascontiguousarray(out_loc.transpose(3, 0, 2, 1)),
+            np.ascontiguousarray(out_vel.transpose(3, 0, 2, 1)))
+
+
+def integrate_leapfrog(loc: np.ndarray, vel: np.ndarray, kick, out_loc: np.ndarray,
+                      out_vel: np.ndarray, sample_freq: int, box_size: float, dt: float) -> None:
+    """The reference's step order, in place: clamp; kick; then drift, clamp, [save], kick.
+
+    ``kick()`` adds one time step's clipped force to ``vel``. Frame k of ``out_loc``/``out_vel``
+    is the state after step (k + 1) * sample_freq's drift and clamp.
+
+    Shapes:
+        loc, vel: any layout, the same for both; out_loc, out_vel: [T, *loc.shape]
+    """
+    frames = out_loc.shape[0]
+    scratch = np.empty_like(loc)
     _reflect(loc, vel, box_size)
     kick()
     frame = 0
@@ -174,9 +192,6 @@ def _leapfrog(
             if frame == frames:
                 break
         kick()
-    # [T, N, 2, S] -> [S, T, 2, N]
-    return (np.ascontiguousarray(out_loc.transpose(3, 0, 2, 1)),
-            np.ascontiguousarray(out_vel.transpose(3, 0, 2, 1)))
 
 
 # --------------------------------------------------------------------------------------------
