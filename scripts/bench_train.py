@@ -3,6 +3,8 @@
     python scripts/bench_train.py                      # CPU, batch 128, hidden 256, springs5
     python scripts/bench_train.py --device cuda --compile --precision bf16-mixed --data-on-device
     python scripts/bench_train.py --baseline           # also time the original code's formulation
+    python scripts/bench_train.py --original ../NRI    # whole epochs next to a clone of the original
+                                                       # (scripts/bench_original.py; its options)
 
 With ``--baseline`` every pair is also trained, on the same batches and in its own process, in the
 original code's formulation (scripts/reference_formulation.py: dense one-hot message passing,
@@ -208,6 +210,11 @@ def _run_child(flags: list[str], what: str) -> dict:
 
 
 def main() -> None:
+    if "--original" in sys.argv[1:]:
+        from bench_original import main as bench_original
+
+        bench_original(sys.argv[1:])
+        return
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pairs", nargs="+", default=PAIRS, help="encoder/decoder pairs")
     p.add_argument("--batch-size", type=int, default=128)
