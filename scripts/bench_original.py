@@ -176,13 +176,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--threads", type=int, default=2, help="CPU threads of every run")
     p.add_argument("--timeout", type=float, default=None, help="seconds before a run is killed")
-    p.add_argument("--keep", type=Path, default=None, help="work here (logs, runs) instead of a temp dir")
+    p.add_argument("--keep", type=Path, default=None,
+                   help="work in this new directory (the copy, data, logs, runs) instead of a temp dir")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = p.parse_args(argv)
     if args.epochs <= TIMED_EPOCH:
         p.error(f"--epochs must be at least {TIMED_EPOCH + 1}: epoch {TIMED_EPOCH + 1} is the one timed")
     if args.rounds < 1:
         p.error(f"--rounds must be at least 1, got {args.rounds}")
+    if args.keep and args.keep.exists() and any(args.keep.iterdir()):
+        p.error(f"--keep {args.keep} is not empty; give a new or empty directory")
     if args.num_valid is None:
         args.num_valid = max(1, args.num_train // 5)
     return args

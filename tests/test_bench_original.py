@@ -157,10 +157,12 @@ def test_a_mismatched_original_stops_the_bench_with_one_line(tmp_path):
         "torch 0.4), found 8; the benchmark is written for the original at commit e63fcb0"]
 
 
-def test_the_bench_needs_a_second_epoch():
+@pytest.mark.parametrize(("flags", "message"), [(["--epochs", "1"], "--epochs must be at least 2"),
+                                               (["--keep", "tests"], "--keep tests is not empty")])
+def test_the_bench_refuses_bad_options(flags, message):
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_original.py"), "--original", ".",
-                           "--epochs", "1"], capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert proc.returncode == 2 and "--epochs must be at least 2" in proc.stderr
+                           *flags], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and message in proc.stderr
 
 
 @pytest.mark.slow
