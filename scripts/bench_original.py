@@ -31,6 +31,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from bench_train import make_data, matmul_bound
 from original_patches import PatchError, patched_copy
 
 PAIRS = ["mlp/mlp", "cnn/mlp", "mlp/rnn"]
@@ -100,13 +101,6 @@ def nri_command(args: argparse.Namespace, encoder: str, decoder: str, data_dir: 
             f"paths.data_dir={data_dir}", f"trainer.max_epochs={args.epochs}", f"threads={args.threads}",
             f"datamodule.batch_size={args.batch_size}", f"encoder.hidden={args.hidden}",
             f"decoder.hidden={args.hidden}", "test=false", f"hydra.run.dir={run_dir}"]
-
-
-def generate_data(args: argparse.Namespace, data_dir: Path, work: Path, env: dict) -> None:
-    cmd = [sys.executable, "-m", "nri.generate", "dataset=springs", f"dataset.num_train={args.num_train}",
-           f"dataset.num_valid={args.num_valid}", f"dataset.num_test={args.num_test}",
-           f"paths.data_dir={data_dir}", f"hydra.run.dir={work / 'generate'}"]
-    run_process(cmd, Path.cwd(), env, work / "generate.log", None)
 
 
 def second_layer_bound_s(args: argparse.Namespace, gflops: float, edges: int = 20, edge_types: int = 2,
@@ -206,7 +200,6 @@ def print_table(args: argparse.Namespace, results: list[dict], machine: str) -> 
 
 def print_bound(args: argparse.Namespace, results: list[dict]) -> dict:
     import torch
-    from bench_train import matmul_bound
 
     torch.set_num_threads(args.threads)
     gflops = matmul_bound(args.batch_size, args.hidden)["gemm_gflops"]
@@ -231,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             copy = patched_copy(args.original.resolve(), work / "original")
             machine_before = machine_line(args.threads)
-            generate_data(args, copy / "data", work, env)
+            make_data(copy / "data", args.num_train, args.num_valid, args.num_test)
             results = [run_pair(args, pair, work, copy, env) for pair in args.pairs]
         except (PatchError, BenchError) as err:
             raise SystemExit(f"error: {err}") from None

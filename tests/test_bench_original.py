@@ -19,7 +19,8 @@ import pytest
 from tests.script_loader import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
-patches = load_script("original_patches")  # bench_original imports it by this name
+load_script("bench_train")  # bench_original imports both by these names
+patches = load_script("original_patches")
 bench = load_script("bench_original")
 
 FAKE_TRAIN = '''\
