@@ -34,6 +34,8 @@ class SimulationDecoder(nn.Module):
         x: [B, N, T, D=4] (x, y, vx, vy), scaled; edges: [B, E, K] -> [B, N, T-1, D]
     """
 
+    recurrent = False
+
     def __init__(self, dataset: dict[str, Any], normalization: dict[str, Any] | None = None,
                  substeps: int | None = None, dt: float | None = None,
                  clip_force: bool = True):
