@@ -30,10 +30,10 @@ def build_datamodule(cfg: DictConfig) -> NRIDataModule:
 def build_module(cfg: DictConfig, normalization: dict[str, Any] | None) -> NRIModule:
     module = NRIModule(
         dataset=plain(cfg.dataset), model=plain(cfg.model),
-        encoder=plain(cfg.get("encoder")), decoder=plain(cfg.get("decoder")),
+        encoder=plain(cfg.encoder), decoder=plain(cfg.decoder),
         normalization=normalization,
     )
-    mode = compile_mode(cfg.get("compile"))
+    mode = compile_mode(cfg.compile)
     if mode is not False:
         import torch
 
@@ -71,7 +71,7 @@ def compile_mode(setting: Any) -> str | None | bool:
 def build_trainer(cfg: DictConfig, **overrides: Any) -> pl.Trainer:
     callbacks = [hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values()
                  if c is not None and "_target_" in c]
-    if not cfg.trainer.get("enable_progress_bar", True):  # a progress-bar callback would be refused
+    if not cfg.trainer.enable_progress_bar:  # a progress-bar callback would be refused
         callbacks = [c for c in callbacks if not isinstance(c, pl.callbacks.ProgressBar)]
     loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values()
                if c is not None and "_target_" in c]

@@ -21,24 +21,29 @@ from nri.build import (
     plain,
     write_json,
 )
+from nri.config_errors import ConfigError, exit_on_config_error
 from nri.data.datamodule import DatasetError
+from nri.models.module import model_settings
 from nri.runtime import keep_freed_memory
+from nri.schema import TrainerConfig, checked
 
 log = logging.getLogger("nri.train")
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Fit, test, and write ``metrics.json`` into the run directory; returns the metrics."""
-    compile_mode(cfg.get("compile"))  # a bad setting fails before any data is read
-    if cfg.get("keep_freed_memory", True):
+    compile_mode(cfg.compile)  # a bad setting fails before any data is read
+    model_settings(plain(cfg.model))  # so does a model or trainer key the schema does not know
+    checked(TrainerConfig, plain(cfg.trainer), "trainer")
+    if cfg.keep_freed_memory:
         keep_freed_memory()  # before the first large allocation; see nri/runtime.py
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
-    if cfg.get("threads"):
+    if cfg.threads:
         import torch
 
         torch.set_num_threads(int(cfg.threads))
     out_dir = Path(cfg.paths.output_dir)
-    if cfg.dataset.get("name") == "custom":
+    if cfg.dataset.name == "custom":
         from nri.data.custom import prepare_from_config
 
         prepare_from_config(cfg)  # writes the feat files once; fills num_atoms, dims, has_edges
@@ -54,7 +59,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     started = time.perf_counter()
     trainable = any(p.requires_grad for p in module.parameters())
     if cfg.train and trainable:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
         results.update({k: v for k, v in trainer.callback_metrics.items() if k.startswith("val/")})
     results["train_time_s"] = time.perf_counter() - started
     results["epochs"] = trainer.current_epoch
@@ -67,9 +72,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         results.update({k: v for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
     results = finite(results)
     if trainer.is_global_zero:
-        payload = {"metrics": results, "best_ckpt": best, "config": plain(cfg.get("model")),
-                   "dataset": plain(cfg.dataset), "encoder": plain(cfg.get("encoder")),
-                   "decoder": plain(cfg.get("decoder")), "seed": int(cfg.seed)}
+        payload = {"metrics": results, "best_ckpt": best, "config": plain(cfg.model),
+                   "dataset": plain(cfg.dataset), "encoder": plain(cfg.encoder),
+                   "decoder": plain(cfg.decoder), "seed": int(cfg.seed)}
         write_json(out_dir / "metrics.json", payload)
         summary = {k: results[k] for k in ("test/edge_acc", "test/edge_acc_perm", "test/auroc",
                                            "test/mse_1", "test/mse_10", "test/mse_20") if k in results}
@@ -86,10 +91,12 @@ def main(cfg: DictConfig) -> float | None:
     except DatasetError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    monitor = cfg.model.get("monitor")
-    value = results.get(monitor)
+    except ConfigError as err:
+        print(f"bad config: {err}", file=sys.stderr)
+        sys.exit(2)
+    value = results.get(cfg.model.monitor)
     return float(value) if value is not None else None
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_config_error(main)
