@@ -18,13 +18,22 @@ class ConfigError(ValueError):
 
 
 def config_error_line(err: BaseException) -> str:
-    """One line naming the offending key and what was wrong with it."""
+    """One line naming the offending key and what was wrong with it.
+
+    Hydra and OmegaConf report over several lines (where, what, ``full_key: ...``); the parts are
+    joined here. Shapes: -> ``bad config: [In 'file':] key: message``
+    """
     cause = err if isinstance(err, OmegaConfBaseException) else err.__cause__
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     if isinstance(cause, OmegaConfBaseException):
-        message = (cause.msg or str(cause)).splitlines()[0]
-        key = cause.full_key
-        return f"bad config: {key}: {message}" if key and key not in message else f"bad config: {message}"
-    return f"bad config: {str(err).splitlines()[0]}"
+        lines += [line.strip() for line in str(cause).splitlines() if line.strip()]
+    key = next((line.partition("full_key:")[2].strip() for line in lines if line.startswith("full_key:")), "")
+    parts = [line for line in lines if not line.startswith(("full_key:", "object_type=", "reference_type="))
+             and not line.endswith("raised while composing config:")]
+    if not key or not parts:  # e.g. an unknown group option: Hydra's first line says it all
+        return f"bad config: {lines[0] if lines else type(err).__name__}"
+    where = str(err).partition(":")[0] if str(err).startswith("In '") else ""
+    return ": ".join(p for p in ("bad config", where, key, parts[-1]) if p)
 
 
 def exit_on_config_error(main: Callable[[], object]) -> None:
