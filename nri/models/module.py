@@ -9,7 +9,8 @@ One module serves every row of the paper's tables along two axes, each a small s
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import hydra
 import pytorch_lightning as pl
