@@ -10,7 +10,7 @@ it is given onto ``ModelConfig``, so a module built in code gets the same defaul
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -116,8 +116,8 @@ class TrainerConfig:
 
 
 @dataclass
-class TrainRunConfig:
-    """Top-level settings of ``python -m nri.train``; the groups are validated by their own schemas."""
+class RunSettings:
+    """Top-level settings of ``python -m nri.train``."""
 
     task_name: str = "train"
     seed: int = 42
@@ -127,21 +127,16 @@ class TrainRunConfig:
     compile: Any = False  # torch.compile the encoder and decoder: true, or default | max-autotune-no-cudagraphs
     keep_freed_memory: bool = True  # glibc malloc reuses freed memory instead of returning it
     threads: int | None = None  # torch CPU threads (null = torch's default)
-    paths: Any = None
-    dataset: Any = None
-    encoder: Any = None
-    decoder: Any = None
-    model: Any = None
-    datamodule: Any = None
-    trainer: Any = None
-    logger: Any = None
-    callbacks: Any = None
-    profile: Any = None
-    row: Any = None
-    real: Any = None
 
 
-def checked(schema: type, values: Any, prefix: str) -> dict[str, Any]:
+# the config groups and the top-level nodes of table runs; each group validates itself (model, trainer)
+TOP_LEVEL_NODES = ("paths", "dataset", "encoder", "decoder", "model", "datamodule", "trainer", "logger",
+                   "callbacks", "profile", "row", "real")
+TrainRunConfig = make_dataclass("TrainRunConfig", [(name, Any, None) for name in TOP_LEVEL_NODES],
+                                bases=(RunSettings,))
+
+
+def checked(schema: type, values: Any, prefix: str = "") -> dict[str, Any]:
     """``values`` merged onto ``schema``'s defaults, resolved to plain values.
 
     Catches what composition lets through (a key added with ``+``, a config built in code).
@@ -150,7 +145,8 @@ def checked(schema: type, values: Any, prefix: str) -> dict[str, Any]:
     try:
         merged = OmegaConf.merge(OmegaConf.structured(schema), values)
     except OmegaConfBaseException as err:
-        raise ConfigError(f"{prefix}.{err.full_key}: {(err.msg or str(err)).splitlines()[0]}") from None
+        key = f"{prefix}.{err.full_key}" if prefix else err.full_key
+        raise ConfigError(f"{key}: {(err.msg or str(err)).splitlines()[0]}") from None
     return OmegaConf.to_container(merged, resolve=True)
 
 

@@ -33,6 +33,7 @@ def _train(tmp_path: Path, *overrides: str, config_dir: Path | None = None) -> s
     ("trainer.max_epochs=abc", "trainer.max_epochs"),
     ("+trainer.max_epoch=3", "trainer.max_epoch"),
     ("threads=many", "threads"),
+    ("+seeed=1", "seeed"),
 ])
 def test_bad_key_or_type_is_refused_with_one_line(tmp_path, override, named):
     proc = _train(tmp_path, override)
