@@ -25,7 +25,7 @@ from nri.config_errors import ConfigError, exit_on_config_error
 from nri.data.datamodule import DatasetError
 from nri.models.module import model_settings
 from nri.runtime import keep_freed_memory
-from nri.schema import TrainerConfig, TrainRunConfig, checked
+from nri.schema import TOP_LEVEL_NODES, TrainerConfig, TrainRunConfig, checked
 
 log = logging.getLogger("nri.train")
 
@@ -34,7 +34,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """Fit, test, and write ``metrics.json`` into the run directory; returns the metrics."""
     compile_mode(cfg.compile)  # a bad setting fails before any data is read
     # so does a key added with + that the schema does not know
-    checked(TrainRunConfig, plain(cfg))
+    checked(TrainRunConfig, {k: None if k in TOP_LEVEL_NODES else cfg[k] for k in cfg if k != "hydra"})
     model_settings(plain(cfg.model))
     checked(TrainerConfig, plain(cfg.trainer), "trainer")
     if cfg.keep_freed_memory:
