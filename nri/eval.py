@@ -16,6 +16,8 @@ from nri.build import finite, write_json
 from nri.cli import exits_on_user_error
 from nri.data.datamodule import DatasetError, NRIDataModule
 from nri.models.module import NRIModule
+from nri.quiet import quiet
+from nri.report import data_record, show_results
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
@@ -38,10 +40,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         raise ValueError(f"split must be test or valid, got {cfg.split!r}")
     results = finite(dict(results))
     out = Path(cfg.paths.output_dir) / "metrics.json"
-    write_json(out, {"metrics": results, "ckpt_path": str(ckpt), "split": cfg.split})
-    for k, v in sorted(results.items()):
-        if not isinstance(v, list):
-            print(f"[nri] {k} = {v:.6g}")
+    write_json(out, {"metrics": results, "ckpt_path": str(ckpt), "split": cfg.split,
+                     "data": data_record(datamodule)})
+    show_results(results, "test" if cfg.split == "test" else "val", out.parent)
     return results
 
 
@@ -69,6 +70,7 @@ def apply_protocol_overrides(module: NRIModule, overrides: Any) -> None:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
 @exits_on_user_error()
 def main(cfg: DictConfig) -> None:
+    quiet()
     evaluate(cfg)
 
 
