@@ -17,6 +17,10 @@ from matplotlib.figure import Figure
 from nri.models.graph import edge_index
 
 MIN_DRAWN = 0.05  # fainter edges only clutter the picture
+# mean positions spread over less than this fraction of the trajectories' extent are noise (centred
+# data: every object averages to the middle), and nodes closer than this fraction of the spread overlap
+MIN_SPREAD = 0.1
+MIN_SEPARATION = 0.05
 MAX_WIDTH = 5.0
 TYPE_COLORS = ("tab:blue", "tab:red", "tab:green", "tab:purple", "tab:orange", "tab:brown")
 
@@ -94,13 +98,36 @@ def circle_positions(n: int) -> np.ndarray:
     return np.stack([np.cos(angle), np.sin(angle)], axis=1)
 
 
+def positions_carry_structure(positions: np.ndarray, extent: float | None) -> bool:
+    """Whether nodes drawn at ``positions`` show something: spread over at least ``MIN_SPREAD`` of
+    the data's ``extent`` (when given) and no two closer than ``MIN_SEPARATION`` of that spread.
+
+    Shapes: positions [N, 2]
+    """
+    spread = float(np.ptp(positions, axis=0).max()) if len(positions) > 1 else 0.0
+    if spread <= 0 or (extent is not None and spread < MIN_SPREAD * extent):
+        return False
+    gaps = np.linalg.norm(positions[:, None] - positions[None], axis=-1)[np.triu_indices(len(positions), 1)]
+    return bool(gaps.min() >= MIN_SEPARATION * spread)
+
+
+def layout(positions: np.ndarray | None, extent: float | None) -> np.ndarray | None:
+    """``positions`` where they carry structure, else None (the caller draws a circle)."""
+    if positions is None or not positions_carry_structure(positions, extent):
+        return None
+    return positions
+
+
 def graph_figure(prob: np.ndarray, positions: np.ndarray | None, objects: Sequence[str],
-                 skip_first: bool, title: str, axis_names: Sequence[str] | None = None) -> Figure:
-    """One graph drawn over the objects' positions (a circle when there are none).
+                 skip_first: bool, title: str, axis_names: Sequence[str] | None = None,
+                 extent: float | None = None) -> Figure:
+    """One graph drawn over the objects' positions, or on a circle when there are none or they
+    carry no structure (see :func:`positions_carry_structure`; ``extent``: the data's spatial range).
 
     Shapes: prob [E, K]; positions [N, 2] or None
     """
     fig, axes = new_figure(size=(4.6, 4.6))
+    positions = layout(positions, extent)
     pos = circle_positions(len(objects)) if positions is None else positions
     draw_graph(axes[0, 0], prob, pos, objects, skip_first, title,
                None if positions is None else axis_names)
@@ -108,18 +135,20 @@ def graph_figure(prob: np.ndarray, positions: np.ndarray | None, objects: Sequen
 
 
 def graphs_figure(probs: np.ndarray, positions: np.ndarray | None, objects: Sequence[str],
-                  skip_first: bool, titles: Sequence[str], axis_names: Sequence[str] | None = None
-                  ) -> Figure:
-    """Several samples' graphs side by side.
+                  skip_first: bool, titles: Sequence[str], axis_names: Sequence[str] | None = None,
+                  extents: Sequence[float] | None = None) -> Figure:
+    """Several samples' graphs side by side, each laid out as :func:`graph_figure` does.
 
-    Shapes: probs [B, E, K]; positions [B, N, 2] or None
+    Shapes: probs [B, E, K]; positions [B, N, 2] or None; extents [B] or None
     """
     b = len(probs)
     fig, axes = new_figure(1, b, size=(3.6, 3.6))
     for i in range(b):
-        pos = circle_positions(len(objects)) if positions is None else positions[i]
+        own = layout(None if positions is None else positions[i],
+                     None if extents is None else extents[i])
+        pos = circle_positions(len(objects)) if own is None else own
         draw_graph(axes[0, i], probs[i], pos, objects, skip_first, titles[i],
-                   None if positions is None else axis_names)
+                   None if own is None else axis_names)
     return fig
 
 
