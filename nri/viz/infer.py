@@ -210,26 +210,62 @@ def trajectories_figure(true: np.ndarray, pred: np.ndarray, start: int,
     return fig
 
 
+SCALE_RATIO = 10.0  # splits whose typical values differ by more than this get their own y axis
+
+
+def split_axes(ax, series: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, object]:
+    """The axis each split is drawn on: one shared axis, or a right-hand twin for a split whose
+    values are more than ``SCALE_RATIO`` times larger or smaller than the first split's.
+
+    Shapes: series[split] = (epochs [M], values [M])
+    """
+    scale = {split: float(np.median(np.abs(y))) for split, (_, y) in series.items()}
+    first = next(iter(series))
+    axes, twin = {}, None
+    for split in series:
+        lo, hi = sorted((scale[first], scale[split]))
+        if split != first and (lo == 0 or hi / lo > SCALE_RATIO) and hi > 0:
+            twin = twin or ax.twinx()
+            axes[split] = twin
+        else:
+            axes[split] = ax
+    return axes
+
+
 def learning_curves_figure(curves: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]]
                            ) -> Figure:
-    """One panel per quantity (loss, nll, …), one line per split, over epochs.
+    """One panel per quantity (loss, nll, …), one line per split, over epochs; a split on another
+    scale (the training loss sums a multi-step forecast, validation scores one step) gets its
+    own right-hand axis, labelled with the split.
 
     Shapes: curves[quantity][split] = (epochs [M], values [M])
     """
     names = list(curves)
     cols = min(3, len(names))
     rows = -(-len(names) // cols)
-    fig, axes = new_figure(rows, cols, size=(3.6, 2.8))
+    fig, axes = new_figure(rows, cols, size=(3.8, 3.0))
     for ax in axes.flat[len(names):]:
         ax.set_visible(False)
     for ax, name in zip(axes.flat, names, strict=False):
-        for split, (x, y) in curves[name].items():
-            ax.plot(x, y, marker="." if len(x) < 30 else None, label=split)
+        series = curves[name]
+        placed = split_axes(ax, series)
+        log_scale = name in ("loss", "nll") and all((y > 0).all() for _, y in series.values())
+        lines = []
+        for i, (split, (x, y)) in enumerate(series.items()):
+            target = placed[split]
+            lines += target.plot(x, y, color=f"C{i}", marker="." if len(x) < 30 else None, label=split)
+            if log_scale:
+                target.set_yscale("log")
+            if target is not ax:
+                target.set_ylabel(split, color=f"C{i}", fontsize=8)
+                target.tick_params(axis="y", which="both", labelcolor=f"C{i}", labelsize=7)
+        if len(set(map(id, placed.values()))) > 1:
+            ax.set_ylabel(next(iter(series)), color="C0", fontsize=8)
+            ax.tick_params(axis="y", which="both", labelcolor="C0")
+        ax.tick_params(which="both", labelsize=7)
         ax.set_title(name, fontsize=9)
-        ax.set_xlabel("epoch")
-        if name in ("loss", "nll") and all((y > 0).all() for _, y in curves[name].values()):
-            ax.set_yscale("log")
-        ax.legend(fontsize=7)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.legend(lines, [line.get_label() for line in lines], fontsize=7)
     return fig
 
 
