@@ -26,8 +26,8 @@ from nri.data.custom.trajectories import Trajectories
 from nri.data.errors import DatasetError, InputError
 from nri.infer_report import infer_summary
 from nri.inference import edge_list, object_label, run_inference, type_identity
-from nri.quiet import quiet
 from nri.models.graph import edge_index
+from nri.quiet import quiet
 from nri.viz import infer as viz
 
 

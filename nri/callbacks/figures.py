@@ -37,7 +37,19 @@ class EdgeHeatmap(pl.Callback):
         plt.close(fig)
 
 
-class TrajectoryImage(pl.Callback):
+class KeepsFirstValidationSample(pl.Callback):
+    """Keeps the first sample of each validation (``self._sample``: every batch key, batch size 1)."""
+
+    _sample: dict[str, torch.Tensor] | None = None
+
+    def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
+                                batch: dict[str, torch.Tensor], batch_idx: int,
+                                dataloader_idx: int = 0) -> None:
+        if batch_idx == 0 and dataloader_idx == 0:
+            self._sample = {k: v[:1].detach() for k, v in batch.items()}
+
+
+class TrajectoryImage(KeepsFirstValidationSample):
     """After validation, log the first validation sample's trajectories against the model's forecast.
 
     The first half of the sample's frames are fed as they are, the rest are forecast with the graph
@@ -46,13 +58,6 @@ class TrajectoryImage(pl.Callback):
 
     def __init__(self, every_n_epochs: int):
         self.every_n_epochs = max(1, int(every_n_epochs))
-        self._sample: dict[str, torch.Tensor] | None = None
-
-    def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
-                                batch: dict[str, torch.Tensor], batch_idx: int,
-                                dataloader_idx: int = 0) -> None:
-        if batch_idx == 0 and dataloader_idx == 0:
-            self._sample = {k: v[:1].detach() for k, v in batch.items()}
 
     @torch.no_grad()
     def forecast(self, pl_module: pl.LightningModule) -> tuple[np.ndarray, np.ndarray, int]:
