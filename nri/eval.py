@@ -29,7 +29,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     hp = module.hparams
     datamodule = NRIDataModule(dict(hp["dataset"]), cfg.data_dir, batch_size=int(cfg.batch_size),
                                shuffle=False, normalization=hp.get("normalization"))
-    trainer = hydra.utils.instantiate(cfg.trainer)
+    bar = [hydra.utils.instantiate(cfg.progress_bar)] if cfg.trainer.enable_progress_bar else []
+    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=bar)
     if cfg.split == "valid":
         trainer.validate(module, datamodule=datamodule, verbose=False)
         results = dict(trainer.callback_metrics)
