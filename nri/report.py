@@ -78,9 +78,10 @@ def metrics_table(results: Mapping[str, Any], prefix: str = "test/") -> str:
         return f"no {prefix.rstrip('/')} metrics"
     rows = [row for row in rows if shown_horizon(row[0], [name for name, _ in rows])]
     rows.sort(key=lambda row: metric_order(row[0]))
-    width = max(len("metric"), *(len(name) for name, _ in rows))
-    head = f"{prefix.rstrip('/') + ' metric':<{width}}  value"
-    lines = [head, "-" * len(head.rstrip()) + "-" * 6]
+    label = f"{prefix.rstrip('/')} metric"
+    width = max(len(label), *(len(name) for name, _ in rows))
+    head = f"{label:<{width}}  value"
+    lines = [head, "-" * (width + 12)]
     lines += [f"{name:<{width}}  {value:.6g}" for name, value in rows]
     return "\n".join(lines)
 
