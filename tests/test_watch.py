@@ -121,6 +121,38 @@ def test_tensorboard_has_hparams_with_the_final_metrics(tiny_run):
     assert {"val/edges", "val/trajectory"} <= images
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_a_terminal_gets_the_bar_with_loss_and_validation_metrics(tiny_springs, tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: stdout is a 150-column terminal
+        fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 150, 0, 0))
+        os.environ["PYTHONPATH"] = str(ROOT)
+        os.chdir(tmp_path)
+        os.execv(sys.executable, [sys.executable, "-m", "nri.train", f"paths.data_dir={tiny_springs}", *TINY,
+                                  "trainer.max_epochs=1", "logger=none", "callbacks.progress_bar.refresh_rate=1",
+                                  f"hydra.run.dir={tmp_path / 'run'}"])
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    text = out.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text[-2000:]
+    bar = [part for part in text.split("\r") if part.startswith("Epoch 1/1: 100%")]
+    assert bar and "loss=" in bar[-1] and "val_nll=" in bar[-1] and "edge_acc=" in bar[-1], text[-2000:]
+    assert "[nri] epoch 1/1 step 4 | loss " in text
+
+
 # ----------------------------------------------------------------------------- the pieces
 def test_table_lists_edge_metrics_then_key_horizons():
     results = {f"test/mse_{h}": 0.1 * h for h in range(1, 21)}
