@@ -3,8 +3,8 @@
 What is dropped says nothing about a run: Lightning's accelerator report and cloud-logger tip, its
 notices that a default setting is in effect, a deprecation inside torch's pytree that Lightning
 triggers, the note that an epoch is shorter than ``log_every_n_steps``, and, under DDP, the advice
-to sync metrics the module logs once from rank zero (``rank_zero_only``) on purpose.
-Anything else still shows.
+to sync metrics the module logs once from rank zero (``rank_zero_only``) on purpose and the
+deprecation of the collective behind Lightning's ``all_gather``. Anything else still shows.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ HARMLESS_WARNINGS = (
     r"`isinstance\(treespec, LeafSpec\)` is deprecated",
     r"The number of training batches \(\d+\) is smaller than the logging interval",
     r"It is recommended to use `self\.log\(.*sync_dist=True\)`",
+    r"torch\.distributed\.nn\.functional\.all_gather is deprecated",
 )
 HARMLESS_NOTICES = re.compile(
     r"(GPU|TPU|HPU) available: |💡 Tip: |`Trainer\(\w+=[\w.]+\)` was configured so |LOCAL_RANK: \d+ - "
