@@ -14,6 +14,7 @@ from nri.cli import exits_on_user_error, fail
 from nri.conf_path import CONFIG_PATH
 from nri.data.sim.generate_dataset import GENERATORS, write_dataset
 from nri.data.sources import PREPARERS, prepare
+from nri.quiet import quiet
 
 log = logging.getLogger("nri.generate")
 
@@ -49,6 +50,7 @@ def run(cfg: DictConfig) -> dict:
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="generate")
 @exits_on_user_error(FileNotFoundError, FileExistsError, ValueError)
 def _main(cfg: DictConfig) -> None:
+    quiet()
     paths = run(cfg)
     print(f"[nri] dataset: {paths['metadata']}")
 
