@@ -13,12 +13,14 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from nri.build import finite, write_json
+from nri.checkpoints import prepare_eval
 from nri.cli import exits_on_user_error
 from nri.data.datamodule import DatasetError, NRIDataModule
 from nri.models.module import NRIModule
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    prepare_eval(cfg)  # a readable nri checkpoint; without data_dir, the checkpoint's data folder
     ckpt = Path(cfg.ckpt_path)
     if not ckpt.exists():
         raise DatasetError(f"checkpoint {ckpt} does not exist")

@@ -22,12 +22,14 @@ from nri.build import (
 )
 from nri.cli import exits_on_user_error
 from nri.runtime import keep_freed_memory
+from nri.validate import validate_run_config
 
 log = logging.getLogger("nri.train")
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Fit, test, and write ``metrics.json`` into the run directory; returns the metrics."""
+    validate_run_config(cfg)  # dataset, datamodule, component and resume checks before any data is read
     compile_mode(cfg.get("compile"))  # a bad setting fails before any data is read
     if cfg.get("keep_freed_memory", True):
         keep_freed_memory()  # before the first large allocation; see nri/runtime.py
