@@ -64,7 +64,9 @@ def config_differences(hparams: dict[str, Any], cfg: DictConfig) -> list[str]:
         saved.update(flatten(hparams.get(group), group))
         asked.update(flatten(plain(cfg.get(group)), group))
     keys = sorted(set(saved) | set(asked))
-    return [k for k in keys if k not in RESUME_MAY_CHANGE and saved.get(k) != asked.get(k)]
+    # a null in the run's config is filled from the data later (dataset=custom): no difference
+    return [k for k in keys if k not in RESUME_MAY_CHANGE and asked.get(k) is not None
+            and saved.get(k) != asked.get(k)]
 
 
 def describe(key: str, value: Any) -> str:

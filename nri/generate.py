@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from nri.cli import exits_on_user_error, fail
 from nri.data.sim.generate_dataset import GENERATORS, write_dataset
 from nri.data.sources import PREPARERS, prepare
+from nri.run_dir import require_writable
 
 log = logging.getLogger("nri.generate")
 
@@ -21,6 +22,7 @@ _SIZE_KEYS = ("num_train", "num_valid", "num_test", "length", "length_test", "sa
 
 def run(cfg: DictConfig) -> dict:
     """Write the dataset ``cfg.dataset`` describes into ``cfg.paths.data_dir``; returns paths."""
+    require_writable(to_absolute_path(cfg.paths.data_dir), "paths.data_dir")
     dataset = cfg.dataset
     if dataset.name in PREPARERS:
         real_dir = cfg.paths.get("real_data_dir")
