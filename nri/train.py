@@ -71,6 +71,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         payload = {"metrics": results, "best_ckpt": best, "config": plain(cfg.get("model")),
                    "dataset": plain(cfg.dataset), "encoder": plain(cfg.get("encoder")),
                    "decoder": plain(cfg.get("decoder")), "seed": int(cfg.seed)}
+        payload["data_sizes"] = datamodule.sizes  # samples used per split (dataset.num_* may select fewer)
         write_json(out_dir / "metrics.json", payload)
         summary = {k: results[k] for k in ("test/edge_acc", "test/edge_acc_perm", "test/auroc",
                                            "test/mse_1", "test/mse_10", "test/mse_20") if k in results}

@@ -23,7 +23,7 @@ GRAPH_FREE_DECODERS = ("static", "lstm_single", "lstm_joint")
 def require_int(value: Any, key: str, minimum: int, allowed: str) -> int:
     """``value`` as an int of at least ``minimum``, else ConfigError naming ``key``."""
     if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).lstrip("-").isdigit():
-        raise ConfigError(f"{key}={value!r}: expected {allowed}")
+        raise ConfigError(f"{key}={value}: expected {allowed}")
     if int(value) < minimum:
         raise ConfigError(f"{key}={value}: expected {allowed}")
     return int(value)
@@ -67,8 +67,10 @@ def check_components(cfg: DictConfig) -> None:
                               "decoder=lstm_single run on this dataset> (row=corr_lstm sets it)")
         path = Path(str(encoder.checkpoint)).expanduser()
         if not path.is_file():
-            raise ConfigError(f"encoder.checkpoint={path}: no such file; train the LSTM (single) first "
-                              "(model=forecast decoder=lstm_single)")
+            raise ConfigError(f"encoder.checkpoint={path}: no such file; train the LSTM (single) first: "
+                              "`python scripts/table_jobs.py <block>` runs it before Corr. (LSTM), or "
+                              "`python -m nri.train -m experiment=<block> row=lstm_single` with the same "
+                              "profile, dataset and seed")
 
 
 def validate_run_config(cfg: DictConfig) -> None:

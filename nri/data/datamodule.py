@@ -8,8 +8,12 @@ Two on-disk formats, both in the reference layout:
   with its own training min/max.
 
 Edge labels ``edges_{split}{suffix}.npy`` [S, N, N] are optional; their off-diagonal entries, read
-row-major (receiver = row), become [S, E] integer labels, mapped from {-1, 1} to {0, 1} when
-negative values occur (the charged simulation).
+row-major (receiver = row), become [S, E] integer labels in [0, edge_types). A split whose labels
+are all -1 or 1 is the charged simulation's product of charges and is mapped to {0, 1}; any other
+negative or too large label is refused, naming the file.
+
+``dataset.num_train`` / ``num_valid`` / ``num_test`` smaller than a split's files select its first
+samples; the sizes used travel in the checkpoint with the data folder and the normalisation.
 """
 
 from __future__ import annotations
