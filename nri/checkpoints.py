@@ -32,8 +32,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated, not a torch file, or pickled objects weights-only refuses
-        raise DatasetError(f"{path} is not a checkpoint of nri (cannot be read: "
-                           f"{type(err).__name__}; truncated or another format)") from None
+        raise DatasetError(f"{path} is not a checkpoint of nri (it cannot be read as one: truncated, "
+                           f"or another kind of file; {type(err).__name__})") from None
     hparams = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
     if not isinstance(hparams, dict) or "state_dict" not in ckpt:
         raise DatasetError(f"{path} is not a checkpoint of nri (no state_dict and hyper_parameters)")
@@ -54,8 +54,8 @@ def flatten(tree: Any, prefix: str) -> dict[str, Any]:
     return out
 
 
-def config_differences(hparams: dict[str, Any], cfg: DictConfig) -> list[str]:
-    """Dotted keys of dataset/encoder/decoder/model whose values differ between checkpoint and run."""
+def group_values(hparams: dict[str, Any], cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The dataset/encoder/decoder/model values by dotted key: the checkpoint's and the run's."""
     from nri.build import plain
 
     saved: dict[str, Any] = {}
@@ -63,6 +63,12 @@ def config_differences(hparams: dict[str, Any], cfg: DictConfig) -> list[str]:
     for group in CONFIG_GROUPS:
         saved.update(flatten(hparams.get(group), group))
         asked.update(flatten(plain(cfg.get(group)), group))
+    return saved, asked
+
+
+def config_differences(hparams: dict[str, Any], cfg: DictConfig) -> list[str]:
+    """Dotted keys of dataset/encoder/decoder/model whose values differ between checkpoint and run."""
+    saved, asked = group_values(hparams, cfg)
     keys = sorted(set(saved) | set(asked))
     # a null in the run's config is filled from the data later (dataset=custom): no difference
     return [k for k in keys if k not in RESUME_MAY_CHANGE and asked.get(k) is not None
@@ -87,14 +93,11 @@ def check_resume(cfg: DictConfig) -> None:
     hparams = ckpt["hyper_parameters"]
     differ = config_differences(hparams, cfg)
     if differ:
-        saved = flatten({g: hparams.get(g) for g in CONFIG_GROUPS}, "")
-        from nri.build import plain
-
-        asked = flatten({g: plain(cfg.get(g)) for g in CONFIG_GROUPS}, "")
+        saved, asked = group_values(hparams, cfg)
         first = differ[0]
         rest = f" (also differ: {', '.join(differ[1:])})" if len(differ) > 1 else ""
-        raise ConfigError(f"{path} was made with {describe(first, saved.get('.' + first))}, this run asks "
-                          f"for {describe(first, asked.get('.' + first))}{rest}; resume with the "
+        raise ConfigError(f"{path} was made with {describe(first, saved.get(first))}, this run asks "
+                          f"for {describe(first, asked.get(first))}{rest}; resume with the "
                           "checkpoint's settings or start a new run without ckpt_path")
     trained_on = checkpoint_data_dir(ckpt)
     here = str(Path(str(cfg.paths.data_dir)).expanduser().resolve())

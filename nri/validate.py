@@ -13,6 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from nri.checkpoints import check_resume
 from nri.errors import ConfigError
 
 # decoders that predict from the edges they are given: a model without a graph cannot feed them
@@ -75,8 +76,6 @@ def check_components(cfg: DictConfig) -> None:
 
 def validate_run_config(cfg: DictConfig) -> None:
     """Everything ``nri.train`` can check without reading data; raises ConfigError or DatasetError."""
-    from nri.checkpoints import check_resume
-
     check_dataset(cfg.dataset)
     check_datamodule(cfg.datamodule)
     check_components(cfg)

@@ -316,4 +316,12 @@ class NRIDataModule(pl.LightningDataModule):
         return {"normalization": self.normalization, "data_dir": str(self.data_dir), "sizes": self.sizes}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.normalization = state.get("normalization", self.normalization)
+        """Restore from a checkpoint; data already scaled with other constants is refused (a resume on
+        data that changed since the checkpoint would mix two normalisations)."""
+        saved = state.get("normalization")
+        if saved is not None and self.splits and saved != self.normalization:
+            raise DatasetError(f"the data in {self.data_dir} is not what the checkpoint was trained on "
+                               f"(its normalisation {saved} differs from this data's {self.normalization}); "
+                               "resume on the checkpoint's data")
+        if saved is not None:
+            self.normalization = saved

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import random
 
 import numpy as np
@@ -98,9 +99,27 @@ def test_unwritable_folders_are_explained(tmp_path):
     assert "is a file, not a folder" in unwritable_reason(tmp_path / "file" / "run")
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="permission bits do not bind root")
+def test_a_read_only_folder_is_explained(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    assert "is not writable" in unwritable_reason(locked / "run")
+
+
 def test_stale_temporaries_are_removed_for_their_targets_only(tmp_path):
     target = tmp_path / "loc_train_x.npy"
     stale = temp_beside(target)
     other = temp_beside(tmp_path / "loc_train_y.npy")
     assert remove_stale_temporaries([target]) == [stale]
     assert not stale.exists() and other.exists()
+
+
+def test_resuming_on_changed_data_is_refused(tmp_path):
+    from nri.data.datamodule import NRIDataModule
+
+    module = NRIDataModule({"name": "springs"}, str(tmp_path))
+    module.normalization = {"kind": "locvel", "loc_min": -1.0, "loc_max": 1.0, "vel_min": -1.0, "vel_max": 1.0}
+    module.splits = {"train": object()}  # scaled already
+    module.load_state_dict({"normalization": dict(module.normalization)})
+    with pytest.raises(DatasetError, match="is not what the checkpoint was trained on"):
+        module.load_state_dict({"normalization": {**module.normalization, "loc_max": 2.0}})
