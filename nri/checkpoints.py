@@ -41,7 +41,30 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if missing:
         raise DatasetError(f"{path} was written by an incompatible version (its hyper_parameters lack "
                            f"{', '.join(missing)}); train it again with this version")
+    check_weights(ckpt, path)
     return ckpt
+
+
+def weight_shapes(state: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    # torch.compile wraps a submodule as ``_orig_mod``: the same weights under a longer name
+    return {k.replace("._orig_mod", ""): tuple(v.shape) for k, v in state.items()}
+
+
+def check_weights(ckpt: dict[str, Any], path: Path) -> None:
+    """The checkpoint's weights must fit the model its own settings build in this version."""
+    from nri.models.module import NRIModule
+
+    try:
+        model = NRIModule(**ckpt["hyper_parameters"])
+    except Exception as err:  # settings this version no longer takes
+        reason = (str(err).splitlines() or [type(err).__name__])[0]
+        raise DatasetError(f"{path} was written by an incompatible version (its settings do not build "
+                           f"a model here: {reason})") from None
+    expected, found = weight_shapes(model.state_dict()), weight_shapes(ckpt["state_dict"])
+    if expected != found:
+        differ = sorted(set(expected) ^ set(found)) or sorted(k for k in expected if expected[k] != found[k])
+        raise DatasetError(f"{path} was written by an incompatible version (weights "
+                           f"{', '.join(differ[:3])} do not fit this version's model); train it again")
 
 
 def flatten(tree: Any, prefix: str) -> dict[str, Any]:

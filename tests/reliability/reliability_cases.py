@@ -199,6 +199,14 @@ def old_version_ckpt(folder: Path, fx: Fixtures) -> None:
     torch.save(ckpt, folder / "old.ckpt")
 
 
+def renamed_weights_ckpt(folder: Path, fx: Fixtures) -> None:
+    import torch
+
+    ckpt = torch.load(fx.ckpt, map_location="cpu", weights_only=True)
+    ckpt["state_dict"] = {k.replace("encoder.", "edge_encoder."): v for k, v in ckpt["state_dict"].items()}
+    torch.save(ckpt, folder / "old.ckpt")
+
+
 def text_ckpt(folder: Path, fx: Fixtures) -> None:
     (folder / "bad.ckpt").write_text("hello\n")
 
@@ -343,6 +351,9 @@ CASES: list[Case] = [
     Case("eval-old-version", "eval", "a checkpoint of an older layout (no normalisation constants)", CKPT,
          command("ckpt_path={folder}/old.ckpt"), "was written by an incompatible version",
          setup=old_version_ckpt),
+    Case("eval-renamed-weights", "eval", "a checkpoint whose weight names this version does not have", CKPT,
+         command("ckpt_path={folder}/old.ckpt"), "do not fit this version's model",
+         setup=renamed_weights_ckpt),
     Case("eval-run-dir-is-a-file", "eval", "`hydra.run.dir` below a file (read-only output)", LEFT,
          command("ckpt_path={ckpt}", "hydra.run.dir={folder}/blocker/run"), "is a file, not a folder",
          setup=a_file_named("blocker")),
