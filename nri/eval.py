@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from nri.atomic import atomic_write_json as write_json
 from nri.build import finite
+from nri.checkpoints import prepare_eval
 from nri.cli import exits_on_user_error
 from nri.conf_path import CONFIG_PATH
 from nri.config_errors import exit_on_config_error
@@ -24,6 +25,7 @@ from nri.report import data_record, show_results
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    prepare_eval(cfg)  # a readable nri checkpoint; without data_dir, the checkpoint's data folder
     ckpt = Path(cfg.ckpt_path)
     if not ckpt.exists():
         raise DatasetError(f"checkpoint {ckpt} does not exist")

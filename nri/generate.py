@@ -15,6 +15,7 @@ from nri.conf_path import CONFIG_PATH
 from nri.data.sim.generate_dataset import GENERATORS, write_dataset
 from nri.data.sources import PREPARERS, prepare
 from nri.quiet import quiet
+from nri.run_dir import require_writable
 
 log = logging.getLogger("nri.generate")
 
@@ -24,6 +25,7 @@ _GRAPH_KEYS = ("graph", "mean_degree")  # simulators with sparse graph families 
 
 def run(cfg: DictConfig) -> dict:
     """Write the dataset ``cfg.dataset`` describes into ``cfg.paths.data_dir``; returns paths."""
+    require_writable(to_absolute_path(cfg.paths.data_dir), "paths.data_dir")
     dataset = cfg.dataset
     if dataset.name in PREPARERS:
         real_dir = cfg.paths.get("real_data_dir")

@@ -29,6 +29,7 @@ from nri.report import announce, data_record, show_results
 from nri.runtime import keep_freed_memory
 from nri.schema import TOP_LEVEL_NODES, TrainerConfig, TrainRunConfig, checked
 from nri.tensorboard import record_hparams, run_hparams
+from nri.validate import validate_run_config
 
 log = logging.getLogger("nri.train")
 
@@ -40,6 +41,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     checked(TrainRunConfig, {k: None if k in TOP_LEVEL_NODES else cfg[k] for k in cfg if k != "hydra"})
     model_settings(plain(cfg.model))
     checked(TrainerConfig, plain(cfg.trainer), "trainer")
+    validate_run_config(cfg)  # dataset, datamodule, component and resume checks before any data is read
     if cfg.keep_freed_memory:
         keep_freed_memory()  # before the first large allocation; see nri/runtime.py
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
