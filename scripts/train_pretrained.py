@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--runs-root", type=Path, default=Path("outputs/pretrained"))
     args = parser.parse_args()
     for name in args.names:
-        data_dir, run_dir = (args.data_root / name).resolve(), (args.runs_root / name).resolve()
+        data_dir, run_dir = args.data_root / name, args.runs_root / name  # recorded as given
         cmds = commands(name, data_dir, run_dir)
         for cmd in cmds:
             print("[nri] $ python " + shlex.join(cmd), flush=True)
