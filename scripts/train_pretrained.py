@@ -23,9 +23,9 @@ from omegaconf import OmegaConf
 
 from nri.atomic import atomic_write_json
 from nri.checkpoints import DATAMODULE_STATE, read_checkpoint
+from nri.pretrained import PRETRAINED_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
-PRETRAINED_DIR = ROOT / "nri" / "pretrained"
 DATASETS = {"springs5": "springs"}  # name -> the dataset option it is simulated with
 # what inference, evaluation and nri/checkpoints.py's checks read; the rest (optimiser, loops,
 # callbacks) only serves a resume, which a shipped model does not offer

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hydra_utils import compose_cfg
+from hydra_utils import compose_cfg, tiny_train_cfg
+from script_loader import load_script
 from tiny_data import write_tiny_springs
 
 import nri
@@ -104,3 +105,25 @@ def test_ckpt_and_ckpt_path_naming_two_checkpoints_is_refused(tmp_path):
     cfg = compose_cfg("infer", ["ckpt=springs5", "ckpt_path=other.ckpt", "input=x.csv"], tmp_path)
     with pytest.raises(ConfigError, match="name two checkpoints"):
         choose_checkpoint(cfg)
+
+
+def test_train_pretrained_ships_a_slim_checkpoint_with_its_card(tiny_springs, tmp_path, monkeypatch):
+    from nri.train import run
+
+    script = load_script("train_pretrained")
+    data, runs = Path("data/pretrained/springs5"), Path("outputs/pretrained/springs5")
+    generate, train = script.commands("springs5", data, runs)
+    assert "dataset.num_train=5000" in generate and "experiment=pretrained_springs5" in train
+
+    run(tiny_train_cfg(tiny_springs, tmp_path / "run", "logger=none"))
+    monkeypatch.setattr(script, "PRETRAINED_DIR", tmp_path / "shipped")
+    (tmp_path / "shipped").mkdir()
+    out = script.ship("tiny", tmp_path / "run", ["python -m nri.train …"])
+    full = torch.load(json.loads((tmp_path / "run" / "metrics.json").read_text())["best_ckpt"],
+                      weights_only=True)
+    slim = read_checkpoint(out)
+    assert "optimizer_states" in full and "optimizer_states" not in slim
+    assert slim[DATAMODULE_STATE]["data_dir"] is None
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["made_by"] == ["python -m nri.train …"] and "test/edge_acc" in card["metrics"]
+    assert sorted(p.name for p in (tmp_path / "shipped").iterdir()) == ["tiny.ckpt", "tiny.json"]  # no .part
