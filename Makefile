@@ -54,7 +54,7 @@ real-data: install ## fetch (and check) the motion-capture and basketball files,
 	$(PY) -m nri.download dataset=sports
 	$(PY) -m nri.generate -m dataset=motion,sports
 
-pretrained: install ## retrain the shipped model nri/pretrained/springs5.ckpt (5k simulations, ~15 min on one thread)
+pretrained: install ## retrain the shipped model nri/pretrained/springs5.ckpt (5k simulations, under 10 min on one thread)
 	$(PY) scripts/train_pretrained.py springs5
 
 springs-fast: install ## springs5 with the CPU-tuned settings: full dataset, 26 minutes of training, then test
