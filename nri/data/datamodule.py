@@ -26,6 +26,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from nri.data.device_batches import DeviceBatches
 from nri.data.errors import DatasetError
 from nri.data.normalization import apply_normalization, fit_normalization
 from nri.data.sources import prepare
@@ -302,8 +303,15 @@ class NRIDataModule(pl.LightningDataModule):
                           collate_fn=_batch_collate, num_workers=self.num_workers,
                           persistent_workers=self.num_workers > 0)
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> DataLoader | DeviceBatches:
+        if self.data_on_device and self.splits["train"].x.device.type != "cpu":
+            return self.device_batches()
         return self._loader("train", self.shuffle, self.batch_size)
+
+    def device_batches(self) -> DeviceBatches:
+        """Training batches drawn on the data's device, this process's shard under DDP."""
+        world, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
+        return DeviceBatches(self.splits["train"], self.batch_size, self.shuffle, num_shards=world, shard=rank)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("valid", False, self.eval_batch_size)
