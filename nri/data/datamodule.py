@@ -206,7 +206,8 @@ class NRIDataModule(pl.LightningDataModule):
     def __init__(self, dataset: dict[str, Any], data_dir: str, batch_size: int = 128,
                  eval_batch_size: int | None = None, shuffle: bool = True, num_workers: int = 0,
                  data_on_device: bool = False, train_fraction: float = 1.0,
-                 normalization: dict[str, Any] | None = None, real_data_dir: str | None = None):
+                 normalization: dict[str, Any] | None = None, real_data_dir: str | None = None,
+                 memory_budget_mb: float | None = None):
         super().__init__()
         self.ds = dict(dataset)
         self.data_dir = Path(data_dir).expanduser().resolve()
@@ -221,6 +222,7 @@ class NRIDataModule(pl.LightningDataModule):
         self.splits: dict[str, TensorBatches] = {}
         self.sizes: dict[str, int] = {}  # samples used per split, filled by load()
         self.real_data_dir = real_data_dir
+        self.memory_budget_mb = memory_budget_mb  # None: evaluate in batches of eval_batch_size
 
     def prepare_data(self) -> None:
         """Datasets made from files (motion, sports, custom) are prepared once and cached."""
@@ -314,10 +316,19 @@ class NRIDataModule(pl.LightningDataModule):
         return DeviceBatches(self.splits["train"], self.batch_size, self.shuffle, num_shards=world, shard=rank)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("valid", False, self.eval_batch_size)
+        return self._loader("valid", False, self.evaluation_batch_size("valid"))
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", False, self.eval_batch_size)
+        return self._loader("test", False, self.evaluation_batch_size("test"))
+
+    def evaluation_batch_size(self, split: str) -> int:
+        """``eval_batch_size``, lowered to fit ``memory_budget_mb`` for the trainer's model."""
+        module = self.trainer.lightning_module if self.trainer is not None else None
+        if self.memory_budget_mb is None or module is None:
+            return self.eval_batch_size
+        from nri.eval_budget import batch_within_budget
+
+        return batch_within_budget(module, self.splits[split], split, self.memory_budget_mb, self.eval_batch_size)
 
     def state_dict(self) -> dict[str, Any]:
         """Saved in checkpoints: resume and nri.eval read the data folder and the sizes used from it."""
