@@ -1,17 +1,18 @@
 """The evaluation batch size that keeps validation and test within ``datamodule.memory_budget_mb``.
 
 Evaluation runs without autograd, so the memory it needs grows with the batch: the decoder's
-messages of every frame of every sample are alive at once (about 3 MB a sample for the paper's
-mlp/mlp on springs5, 1.5 GB at a batch of 512, more than a whole training step of 128). The
-bytes per sample depend on the model and the data, so they are measured, not guessed: one
-evaluation step runs on the split's first 2 and then 4 samples while a dispatch mode adds up the
-storage of every tensor it creates and subtracts it again when the storage is freed. The
-difference between the two peaks, per sample, is what each further sample costs; the batch is
-the budget divided by it, never more than ``datamodule.eval_batch_size``.
+messages of every frame of every sample are alive at once (about 7 MiB a sample for
+``model=paper`` mlp/mlp on springs5, 3.4 GiB at a batch of 512, more than a whole training step
+of 128). The bytes per sample depend on the model and the data, so they are measured, not
+guessed: one evaluation step runs on the split's first 2 and then 4 samples while a dispatch mode
+adds up the storage of every tensor it creates and subtracts it again when the storage is freed.
+The difference between the two peaks, per sample, is what each further sample costs; the batch
+is the budget divided by it, never more than ``datamodule.eval_batch_size``.
 
-Metrics do not depend on the batch size: edge counts and forecast errors are summed over
-samples, and the validation losses are batch means that Lightning weights by batch size. The
-probe runs on a copy of the random state, so it draws no number the run would have drawn.
+Metrics do not depend on the batch size beyond float rounding: edge counts and forecast errors
+are summed over samples, and the validation losses are batch means that Lightning weights by
+batch size. The probe runs on a copy of the random state, so it draws no number the run would
+have drawn.
 """
 
 from __future__ import annotations
