@@ -37,8 +37,10 @@ def build_module(cfg: DictConfig, normalization: dict[str, Any] | None) -> NRIMo
 
 COMPILE_MODES = ("default", "max-autotune-no-cudagraphs")
 # torch.compile's modes that replay CUDA graphs. Training through nri.train with them failed inside
-# Lightning on a GPU (tests/test_gpu.py, 2026-11-27, H200; not diagnosed), while the bare training
-# steps of scripts/bench_train.py --compile-mode reduce-overhead ran, 1.6x faster than eager.
+# Lightning on a GPU (tests/test_gpu.py, H200), while the bare training steps of
+# scripts/bench_train.py --compile-mode reduce-overhead ran, 1.6x faster than eager. The likely
+# causes and their fix (build_trainer's cuda_graphs) are in docs/speed.md; they stay
+# refused until research/cuda_graphs_probe.py passes with the fix on a GPU.
 CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 
 
@@ -59,9 +61,17 @@ def compile_mode(setting: Any) -> str | None | bool:
     raise ValueError(f"compile={setting!r}: use false, true, or a torch.compile mode: {', '.join(COMPILE_MODES)}")
 
 
-def build_trainer(cfg: DictConfig, **overrides: Any) -> pl.Trainer:
+def build_trainer(cfg: DictConfig, cuda_graphs: bool = False, **overrides: Any) -> pl.Trainer:
+    """``cuda_graphs``: for a module compiled in a CUDA-graph mode, mark every batch as one graph
+    iteration (nri/callbacks/cuda_graphs.py) and evaluate under ``no_grad`` rather than
+    ``inference_mode`` (graphs recorded under inference mode break later training graphs)."""
     callbacks = [hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values()
                  if c is not None and "_target_" in c]
+    if cuda_graphs:
+        from nri.callbacks.cuda_graphs import CudaGraphSteps
+
+        callbacks.append(CudaGraphSteps())
+        overrides.setdefault("inference_mode", False)
     if not cfg.trainer.enable_progress_bar:  # a progress-bar callback would be refused
         callbacks = [c for c in callbacks if not isinstance(c, pl.callbacks.ProgressBar)]
     loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values()

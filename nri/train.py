@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 
 from nri.atomic import atomic_write_json as write_json
 from nri.build import (
+    CUDA_GRAPH_MODES,
     build_datamodule,
     build_module,
     build_trainer,
@@ -58,7 +59,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     datamodule.prepare_data()
     datamodule.setup("fit")
     module = build_module(cfg, datamodule.normalization)
-    trainer = build_trainer(cfg)
+    trainer = build_trainer(cfg, cuda_graphs=cfg.compile in CUDA_GRAPH_MODES)
     announce(cfg, datamodule, out_dir)
     for lg in trainer.loggers:
         lg.log_hyperparams(run_hparams(cfg))

@@ -49,6 +49,10 @@ def check_datamodule(datamodule: DictConfig) -> None:
     if datamodule.eval_batch_size is not None:
         require_int(datamodule.eval_batch_size, "datamodule.eval_batch_size", 1,
                     "a positive batch size (or null: datamodule.batch_size)")
+    budget = datamodule.memory_budget_mb
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int | float) or budget <= 0):
+        raise ConfigError(f"datamodule.memory_budget_mb={budget!r}: expected a positive number of MiB "
+                          "(or null: evaluate in batches of datamodule.eval_batch_size)")
     fraction = datamodule.train_fraction
     if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction <= 1:
         raise ConfigError(f"datamodule.train_fraction={fraction!r}: expected a number in (0, 1]")

@@ -9,8 +9,9 @@
 #  3. the springs_fast recipe on the full springs5 set (generated here) with trainer=gpu, for at
 #     most TRAIN_MINUTES (default 3): validation accuracy and training time at every epoch;
 #  4. mlp/mlp compiled (default mode, then CUDA graphs: reduce-overhead), then eager at batch 1024;
-#  5. with CUDA_GRAPHS_PROBE=1, research/cuda_graphs_probe.py: where training through nri.train's
-#     Trainer fails with CUDA graphs (about 2 more minutes; pair it with TRAIN_MINUTES=1).
+#  5. with CUDA_GRAPHS_PROBE=1, research/cuda_graphs_probe.py with and without the Trainer's
+#     CUDA-graph fix: whether training through nri.train's Trainer works with CUDA graphs
+#     (about 4 more minutes; pair it with TRAIN_MINUTES=1).
 # Every step has its own time limit and a failed step does not stop the next; the exit status
 # says whether any failed. OUT_DIR gets gpu_check.log (everything), the benchmark JSON files,
 # and train_metrics.csv / train_result.json of step 3.
@@ -82,6 +83,8 @@ step bench-batch1024 120 "${bench[@]}" --pairs mlp/mlp --batch-size 1024 --num-t
 
 if [ "${CUDA_GRAPHS_PROBE:-0}" = 1 ]; then
   SHOW_LINES=60 step cuda-graphs-probe 300 "$py" research/cuda_graphs_probe.py --mode reduce-overhead
+  SHOW_LINES=60 step cuda-graphs-probe-without-fix 300 "$py" research/cuda_graphs_probe.py \
+    --mode reduce-overhead --without-fix
 fi
 
 if [ ${#failed[@]} -gt 0 ]; then

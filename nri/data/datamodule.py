@@ -26,6 +26,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from nri.data.device_batches import DeviceBatches
 from nri.data.errors import DatasetError
 from nri.data.normalization import apply_normalization, fit_normalization
 from nri.data.sources import prepare
@@ -205,7 +206,8 @@ class NRIDataModule(pl.LightningDataModule):
     def __init__(self, dataset: dict[str, Any], data_dir: str, batch_size: int = 128,
                  eval_batch_size: int | None = None, shuffle: bool = True, num_workers: int = 0,
                  data_on_device: bool = False, train_fraction: float = 1.0,
-                 normalization: dict[str, Any] | None = None, real_data_dir: str | None = None):
+                 normalization: dict[str, Any] | None = None, real_data_dir: str | None = None,
+                 memory_budget_mb: float | None = None):
         super().__init__()
         self.ds = dict(dataset)
         self.data_dir = Path(data_dir).expanduser().resolve()
@@ -220,6 +222,7 @@ class NRIDataModule(pl.LightningDataModule):
         self.splits: dict[str, TensorBatches] = {}
         self.sizes: dict[str, int] = {}  # samples used per split, filled by load()
         self.real_data_dir = real_data_dir
+        self.memory_budget_mb = memory_budget_mb  # None: evaluate in batches of eval_batch_size
 
     def prepare_data(self) -> None:
         """Datasets made from files (motion, sports, custom) are prepared once and cached."""
@@ -302,14 +305,30 @@ class NRIDataModule(pl.LightningDataModule):
                           collate_fn=_batch_collate, num_workers=self.num_workers,
                           persistent_workers=self.num_workers > 0)
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> DataLoader | DeviceBatches:
+        if self.data_on_device and self.splits["train"].x.device.type != "cpu":
+            return self.device_batches()
         return self._loader("train", self.shuffle, self.batch_size)
 
+    def device_batches(self) -> DeviceBatches:
+        """Training batches drawn on the data's device, this process's shard under DDP."""
+        world, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
+        return DeviceBatches(self.splits["train"], self.batch_size, self.shuffle, num_shards=world, shard=rank)
+
     def val_dataloader(self) -> DataLoader:
-        return self._loader("valid", False, self.eval_batch_size)
+        return self._loader("valid", False, self.evaluation_batch_size("valid"))
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", False, self.eval_batch_size)
+        return self._loader("test", False, self.evaluation_batch_size("test"))
+
+    def evaluation_batch_size(self, split: str) -> int:
+        """``eval_batch_size``, lowered to fit ``memory_budget_mb`` for the trainer's model."""
+        module = self.trainer.lightning_module if self.trainer is not None else None
+        if self.memory_budget_mb is None or module is None:
+            return self.eval_batch_size
+        from nri.eval_budget import batch_within_budget
+
+        return batch_within_budget(module, self.splits[split], split, self.memory_budget_mb, self.eval_batch_size)
 
     def state_dict(self) -> dict[str, Any]:
         """Saved in checkpoints: resume and nri.eval read the data folder and the sizes used from it."""

@@ -181,9 +181,17 @@ class NRIModule(pl.LightningModule):
                            prev_frame=x[:, :, burn_in - 1] if reads_changes else None)
 
     # ------------------------------------------------------------------ steps
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def step_loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor | float]:
+        """The training computation alone: the step's scalars by name, ``train/loss`` minimised.
+
+        No logging and no host synchronisation, so the whole step is one ``torch.compile`` graph.
+        Shapes: batch["x"] [B, N, T, D] -> 0-d tensors (and the temperature as a number)
+        """
         logits = self._logits(batch["x"], self.ds["train_steps"])
-        log = self.objective.training(self, batch, logits)
+        return self.objective.training(self, batch, logits)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        log = self.step_loss(batch)
         self._train_scalars.add(self, log, batch["x"].shape[0])
         return log["train/loss"]
 

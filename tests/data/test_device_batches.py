@@ -7,8 +7,12 @@ from types import SimpleNamespace
 import pytest
 import pytorch_lightning as pl
 import torch
+from tiny_data import TINY_DATASET
+from torch.utils.data import DataLoader
 
+from nri.data.datamodule import NRIDataModule
 from nri.data.device_batches import DeviceBatches
+from nri.models.module import NRIModule
 
 
 def _split(samples: int = 10, with_edges: bool = True) -> SimpleNamespace:
@@ -76,3 +80,38 @@ def test_lightning_trains_on_it_for_its_length():
                          enable_progress_bar=False, enable_model_summary=False)
     trainer.fit(module, train_dataloaders=DeviceBatches(_split(), batch_size=4))
     assert trainer.global_step == 6 and sorted(module.seen) == sorted(list(range(10)) * 2)
+
+
+def _datamodule(data_dir, **kwargs) -> NRIDataModule:
+    module = NRIDataModule(TINY_DATASET, str(data_dir), batch_size=16, data_on_device=True, **kwargs)
+    module.setup("fit")
+    return module
+
+
+def test_the_datamodule_draws_on_the_device_only_for_data_held_there(tiny_springs):
+    datamodule = _datamodule(tiny_springs)
+    assert isinstance(datamodule.train_dataloader(), DataLoader)  # CPU tensors: the path is unchanged
+    datamodule.splits["train"] = datamodule.splits["train"].to(torch.device("meta"))  # stands in for a GPU
+    assert isinstance(datamodule.train_dataloader(), DeviceBatches)
+    datamodule.data_on_device = False
+    assert isinstance(datamodule.train_dataloader(), DataLoader)
+
+
+def test_the_datamodule_draws_one_shard_per_process(tiny_springs):
+    datamodule = _datamodule(tiny_springs, shuffle=False)
+    datamodule.trainer = SimpleNamespace(world_size=2, global_rank=1)
+    first = next(iter(datamodule.device_batches()))["x"]
+    assert len(datamodule.device_batches()) == 2  # 32 of the 64 samples, batch 16
+    assert torch.equal(first, datamodule.splits["train"].x[1:32:2])
+
+
+def test_nri_trains_on_the_datamodules_device_batches(tiny_springs, monkeypatch):
+    datamodule = _datamodule(tiny_springs)
+    # the path a GPU takes, forced for tensors on the CPU
+    monkeypatch.setattr(datamodule, "train_dataloader", datamodule.device_batches)
+    module = NRIModule(TINY_DATASET, {"prediction_steps": 3}, {"name": "mlp", "hidden": 8},
+                       {"name": "mlp", "hidden": 8})
+    trainer = pl.Trainer(max_epochs=2, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
+    trainer.fit(module, datamodule=datamodule)
+    assert isinstance(trainer.train_dataloader, DeviceBatches) and trainer.global_step == 8
