@@ -31,6 +31,19 @@ def maybe_checkpointed(fn: Callable[..., torch.Tensor], enabled: bool, *args: to
     return fn(*args)
 
 
+def readout(in_dims: int, hidden: int, out_dims: int, dropout: float) -> nn.Sequential:
+    """The decoders' per-node output MLP: two ReLU hidden layers with dropout, then linear.
+
+    Shapes:
+        [..., in_dims] -> [..., out_dims]
+    """
+    return nn.Sequential(
+        nn.Linear(in_dims, hidden), nn.ReLU(), nn.Dropout(dropout),
+        nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
+        nn.Linear(hidden, out_dims),
+    )
+
+
 def markov_rollout(step: Callable[..., torch.Tensor], x: torch.Tensor, pred_steps: int,
                    with_previous: bool = False, first_prev: torch.Tensor | None = None) -> torch.Tensor:
     """Roll a one-step model forward from every ``pred_steps``-th ground-truth frame.
@@ -90,11 +103,7 @@ class MLPDecoder(nn.Module):
         in_dims = dims + len(self.delta_inputs)
         self.messages = TypedMessages(2 * in_dims, msg_hidden, msg_hidden,
                                       edge_types - int(skip_first), "relu", dropout)
-        self.out = nn.Sequential(
-            nn.Linear(in_dims + msg_hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(hidden, dims),
-        )
+        self.out = readout(in_dims + msg_hidden, hidden, dims, dropout)
 
     def single_step(self, x: torch.Tensor, edges: torch.Tensor, prev: torch.Tensor | None = None,
                     candidates: CandidateEdges | None = None) -> torch.Tensor:
@@ -158,11 +167,7 @@ class RNNDecoder(nn.Module):
         # the three gates' input and message projections, each fused into one matmul: [r | i | n]
         self.message_gates = nn.Linear(hidden, 3 * hidden, bias=False)
         self.input_gates = nn.Linear(dims, 3 * hidden)
-        self.out = nn.Sequential(
-            nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(hidden, dims),
-        )
+        self.out = readout(hidden, hidden, dims, dropout)
 
     def init_hidden(self, x: torch.Tensor) -> torch.Tensor:
         """Shapes: x [B, N, T, D] -> hidden [B, N, H] (zeros)"""

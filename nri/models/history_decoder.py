@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nri.models.decoders import maybe_checkpointed
+from nri.models.decoders import maybe_checkpointed, readout
 from nri.models.graph import edge2node, edge_index
 from nri.models.messages import TypedMessages
 
@@ -51,11 +51,7 @@ class HistoryDecoder(nn.Module):
         node_features = dims + memory
         self.messages = TypedMessages(2 * node_features, hidden, hidden,
                                       edge_types - int(skip_first), "relu", dropout)
-        self.out = nn.Sequential(
-            nn.Linear(node_features + hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(hidden, dims),
-        )
+        self.out = readout(node_features + hidden, hidden, dims, dropout)
 
     def remember(self, frame: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
         """Shapes: frame [B, N, S, D]; memory [B, N, S, M] -> [B, N, S, M]"""

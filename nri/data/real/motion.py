@@ -10,15 +10,12 @@ known interactions.
 
 from __future__ import annotations
 
-import json
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from nri import __version__
-from nri.atomic import atomic_write_all
 from nri.data.real.amc import Skeleton, forward_kinematics, parse_amc, parse_asf
+from nri.data.real.prepared import write_prepared
 from nri.data.reuse import reuse_existing
 from nri.plain import plain
 
@@ -145,28 +142,17 @@ def prepare_motion(dataset_cfg, real_data_dir, out_dir, overwrite: bool = False)
             k: list(arrays[outputs[f"{k}_{split}"]].shape) for k in ("loc", "vel", "edges")
         }
 
-    metadata = {
-        "generator": "nri.data.real.motion.prepare_motion",
-        "dataset": "motion",
-        "suffix": suffix,
-        "parameters": parameters,
-        "nri_version": __version__,
-        "numpy_version": np.__version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "files": {k: p.name for k, p in outputs.items() if k != "metadata"},
-        "source_dir": str(source),
-        "sources": sources,
-        "joints": list(skeleton.names),
-        "skeleton_bones": [[skeleton.names[p], skeleton.names[c]] for p, c in skeleton.bones()],
-        "edges_meaning": "ASF skeleton bones (both directions), not interactions",
-        "units": "ASF length units"
+    return write_prepared(
+        arrays, outputs, generator="nri.data.real.motion.prepare_motion", dataset="motion",
+        suffix=suffix, parameters=parameters, source=source, sources=sources,
+        joints=list(skeleton.names),
+        skeleton_bones=[[skeleton.names[p], skeleton.names[c]] for p, c in skeleton.bones()],
+        edges_meaning="ASF skeleton bones (both directions), not interactions",
+        units="ASF length units"
         if parameters["unit_scale"] == 1.0
         else f"ASF length units x {parameters['unit_scale']}",
-        "frame_rate_hz": 120,
-        "layout": "loc/vel [S, T, 3, J]: loc = positions, vel = per-frame displacement",
-        "windows_per_trial": windows_per_trial,
-        "shapes": shapes,
-    }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_all(arrays, {outputs["metadata"]: json.dumps(metadata, indent=2) + "\n"})
-    return outputs
+        frame_rate_hz=120,
+        layout="loc/vel [S, T, 3, J]: loc = positions, vel = per-frame displacement",
+        windows_per_trial=windows_per_trial,
+        shapes=shapes,
+    )

@@ -15,14 +15,11 @@ graph, so no edges file is written.
 
 from __future__ import annotations
 
-import json
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from nri import __version__
-from nri.atomic import atomic_write_all
+from nri.data.real.prepared import write_prepared
 from nri.data.reuse import reuse_existing
 from nri.plain import plain
 
@@ -240,25 +237,14 @@ def prepare_sports(dataset_cfg, real_data_dir, out_dir, overwrite: bool = False)
         arrays[outputs[f"vel_{split}"]] = vel.astype(np.float32)
         shapes[split] = {"loc": list(loc.shape), "vel": list(vel.shape)}
 
-    metadata = {
-        "generator": "nri.data.real.sports.prepare_sports",
-        "dataset": "sports",
-        "suffix": suffix,
-        "parameters": parameters,
-        "nri_version": __version__,
-        "numpy_version": np.__version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "files": {k: p.name for k, p in outputs.items() if k != "metadata"},
-        "source_dir": str(source),
-        "sources": sources,
-        "objects": "0-4 CLE starters, 5-9 opponents (F, F, C, G, G)"
+    return write_prepared(
+        arrays, outputs, generator="nri.data.real.sports.prepare_sports", dataset="sports",
+        suffix=suffix, parameters=parameters, source=source, sources=sources,
+        objects="0-4 CLE starters, 5-9 opponents (F, F, C, G, G)"
         + (", 10 ball (x, y)" if parameters["include_ball"] else ""),
-        "units": "feet (94 x 50 court)" if parameters["scale_to_feet"] else "unit-square court",
-        "frame_rate_hz": 5,
-        "layout": "loc/vel [S, T, 2, N]: loc = positions, vel = per-frame displacement",
-        "counts": counts,
-        "shapes": shapes,
-    }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_all(arrays, {outputs["metadata"]: json.dumps(metadata, indent=2) + "\n"})
-    return outputs
+        units="feet (94 x 50 court)" if parameters["scale_to_feet"] else "unit-square court",
+        frame_rate_hz=5,
+        layout="loc/vel [S, T, 2, N]: loc = positions, vel = per-frame displacement",
+        counts=counts,
+        shapes=shapes,
+    )

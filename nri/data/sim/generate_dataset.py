@@ -15,7 +15,6 @@ only, never on the number of worker processes.
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import multiprocessing
@@ -23,7 +22,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from nri.atomic import atomic_write_text, remove_stale_temporaries, rename_into_
 from nri.data.errors import DatasetExistsError, GenerationError
 from nri.data.sim import simulate, sparse_dataset
 from nri.data.sim.dataset_checks import already_written, check_physics, is_int
+from nri.data.sim.physics import ChargedPhysics, KuramotoPhysics, SpringsPhysics
 from nri.data.sim.sparse_edges import CONVENTION as EDGE_LIST_CONVENTION
 from nri.data.sim.sparse_edges import EDGE_INDEX_KIND
 
@@ -70,13 +70,13 @@ class Generator:
     """
 
     simulate: Callable[..., tuple[np.ndarray, ...]]
+    physics: type  # the dataclass of the simulator's physics keywords (nri/data/sim/physics.py)
     arrays: tuple[str, ...]
     sizes: dict[str, int]  # default num_train … sample_freq
 
     @property
     def physics_defaults(self) -> dict[str, Any]:
-        params = inspect.signature(self.simulate).parameters.values()
-        return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY}
+        return asdict(self.physics())
 
     def shapes(self, num_sims: int, num_atoms: int, frames: int,
                physics: dict[str, Any] | None = None) -> dict[str, tuple[int, ...]]:
@@ -90,9 +90,11 @@ class Generator:
 _PARTICLE_SIZES = dict(num_train=50_000, num_valid=10_000, num_test=10_000,
                        length=5000, length_test=10_000, sample_freq=100)
 GENERATORS: dict[str, Generator] = {
-    "springs": Generator(simulate.simulate_springs, ("loc", "vel", "edges"), _PARTICLE_SIZES),
-    "charged": Generator(simulate.simulate_charged, ("loc", "vel", "edges"), _PARTICLE_SIZES),
-    "kuramoto": Generator(simulate.simulate_kuramoto, ("feat", "edges"),
+    "springs": Generator(simulate.simulate_springs, SpringsPhysics, ("loc", "vel", "edges"),
+                         _PARTICLE_SIZES),
+    "charged": Generator(simulate.simulate_charged, ChargedPhysics, ("loc", "vel", "edges"),
+                         _PARTICLE_SIZES),
+    "kuramoto": Generator(simulate.simulate_kuramoto, KuramotoPhysics, ("feat", "edges"),
                           dict(_PARTICLE_SIZES, length=500, length_test=1000, sample_freq=10)),
 }
 
@@ -141,8 +143,8 @@ def write_dataset(
     """Simulate and save train/valid/test splits; returns the dataset's paths.
 
     Sizes left as None take the dataset's defaults (``GENERATORS[name].sizes``, the values of
-    conf/dataset/*.yaml); physics keywords not given take the simulator's defaults. If the
-    directory already holds this dataset made with the same parameters, nothing is done. Files
+    conf/dataset/*.yaml); physics keywords not given take their defaults in
+    nri/data/sim/physics.py. If the directory already holds this dataset made with the same parameters, nothing is done. Files
     of a different dataset are replaced only with ``overwrite=True``. Every parameter is
     checked before anything is written; a bad one raises ``GenerationError``. ``graph`` other
     than ``"dense"`` draws every simulation's graph from that family with ``mean_degree`` and

@@ -3,6 +3,8 @@ RK4 and sampled with the springs' frame indexing (:func:`nri.data.sim.frames.num
 
 The random draws (graph, frequencies, initial phases) are separated from the deterministic
 integration (``run_kuramoto``), so the same initial states can be integrated alone or in any batch.
+Each function takes the fields of ``KuramotoPhysics`` (nri/data/sim/physics.py) as keywords; those
+not given take their defaults there.
 """
 
 from __future__ import annotations
@@ -10,18 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from nri.data.sim.frames import add_noise, num_frames
+from nri.data.sim.physics import KuramotoPhysics
 
 
-def kuramoto_initial_state(
-    num_sims: int,
-    num_atoms: int,
-    rng: np.random.Generator,
-    *,
-    omega_low: float = 1.0,
-    omega_high: float = 10.0,
-    coupling_prob: float = 0.5,
-    directed: bool = True,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def kuramoto_initial_state(num_sims: int, num_atoms: int, rng: np.random.Generator, **physics
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draw natural frequencies ω ~ U[low, high), phases φ₀ ~ U[0, 2π) and a coupling graph.
 
     ``edges[s, i, j] = 1`` iff oscillator j drives oscillator i (row = receiver, the edge order
@@ -31,10 +26,11 @@ def kuramoto_initial_state(
     Shapes:
         returns: phase0 [S, N], omega [S, N], edges [S, N, N] float64 in {0, 1}, zero diagonal
     """
-    omega = rng.uniform(omega_low, omega_high, size=(num_sims, num_atoms))
+    p = KuramotoPhysics(**physics)
+    omega = rng.uniform(p.omega_low, p.omega_high, size=(num_sims, num_atoms))
     phase0 = rng.uniform(0.0, 2 * np.pi, size=(num_sims, num_atoms))
-    drawn = rng.random((num_sims, num_atoms, num_atoms)) < coupling_prob
-    if directed:
+    drawn = rng.random((num_sims, num_atoms, num_atoms)) < p.coupling_prob
+    if p.directed:
         drawn &= ~np.eye(num_atoms, dtype=bool)
     else:
         drawn = np.tril(drawn, k=-1)
@@ -58,17 +54,8 @@ def _kuramoto_rate(phase: np.ndarray, omega: np.ndarray, coupling: np.ndarray) -
     return omega + cos * drive_sin - sin * drive_cos
 
 
-def run_kuramoto(
-    phase0: np.ndarray,
-    omega: np.ndarray,
-    edges: np.ndarray,
-    length: int,
-    sample_freq: int,
-    *,
-    dt: float = 0.01,
-    coupling_strength: float = 1.0,
-    with_phase: bool = False,
-) -> np.ndarray:
+def run_kuramoto(phase0: np.ndarray, omega: np.ndarray, edges: np.ndarray, length: int,
+                 sample_freq: int, **physics) -> np.ndarray:
     """Integrate Kuramoto systems with classic RK4 from given initial phases (deterministic).
 
     Frames use the same indexing as the particle systems: frame k holds the state after
@@ -81,13 +68,15 @@ def run_kuramoto(
         [..., 2] = ω; with_phase: [S, N, T, 4] with the unwrapped φ at [..., 2], ω at [..., 3];
         T = length // sample_freq - 1
     """
+    p = KuramotoPhysics(**physics)
+    dt, with_phase = p.dt, p.with_phase
     num_sims, num_atoms = phase0.shape
     if omega.shape != phase0.shape or edges.shape != (num_sims, num_atoms, num_atoms):
         raise ValueError(f"expected phase0, omega [S, N] and edges [S, N, N]; got "
                          f"{phase0.shape}, {omega.shape}, {edges.shape}")
     frames = num_frames(length, sample_freq)
     # [S, N, N] -> [N, N, S] and [S, N] -> [N, S]: simulations on the last, contiguous axis
-    coupling = np.ascontiguousarray(np.transpose(edges, (1, 2, 0)) * coupling_strength,
+    coupling = np.ascontiguousarray(np.transpose(edges, (1, 2, 0)) * p.coupling_strength,
                                     dtype=np.float64)
     phase = np.ascontiguousarray(phase0.T, dtype=np.float64)
     omega_t = np.ascontiguousarray(omega.T, dtype=np.float64)
@@ -111,24 +100,8 @@ def run_kuramoto(
     return feat
 
 
-def simulate_kuramoto(
-    num_sims: int,
-    num_atoms: int,
-    length: int,
-    sample_freq: int,
-    rng: np.random.Generator,
-    *,
-    dt: float = 0.01,
-    omega_low: float = 1.0,
-    omega_high: float = 10.0,
-    coupling_prob: float = 0.5,
-    coupling_strength: float = 1.0,
-    directed: bool = True,
-    rate_scaling: str = "per_oscillator",
-    scaling_length: int = 1000,
-    with_phase: bool = False,
-    noise_var: float = 0.0,
-) -> tuple[np.ndarray, np.ndarray]:
+def simulate_kuramoto(num_sims: int, num_atoms: int, length: int, sample_freq: int,
+                      rng: np.random.Generator, **physics) -> tuple[np.ndarray, np.ndarray]:
     """Simulate ``num_sims`` Kuramoto systems (graph, ω, φ₀, trajectory, scaling, noise).
 
     ``rate_scaling="per_oscillator"`` rescales each oscillator's dφ/dt to [-1, 1] over its own
@@ -146,19 +119,16 @@ def simulate_kuramoto(
         returns: feat [S, N, T, D] (dφ/dt, sin φ, [φ,] ω; D = 3 or 4), edges [S, N, N] with
         edges[s, i, j] = 1 iff j drives i; both float64; T = length // sample_freq - 1
     """
-    if rate_scaling not in ("per_oscillator", "none"):
-        raise ValueError(f"rate_scaling must be 'per_oscillator' or 'none', got {rate_scaling!r}")
-    phase0, omega, edges = kuramoto_initial_state(
-        num_sims, num_atoms, rng, omega_low=omega_low, omega_high=omega_high,
-        coupling_prob=coupling_prob, directed=directed,
-    )
-    window = max(length, scaling_length) if rate_scaling == "per_oscillator" else length
-    if with_phase:
-        window = max(length, scaling_length)
-    feat = run_kuramoto(phase0, omega, edges, window, sample_freq, dt=dt,
-                        coupling_strength=coupling_strength, with_phase=with_phase)
-    return finish_kuramoto(feat, length, sample_freq, rng, rate_scaling, with_phase,
-                           noise_var), edges
+    p = KuramotoPhysics(**physics)
+    if p.rate_scaling not in ("per_oscillator", "none"):
+        raise ValueError(f"rate_scaling must be 'per_oscillator' or 'none', got {p.rate_scaling!r}")
+    phase0, omega, edges = kuramoto_initial_state(num_sims, num_atoms, rng, **physics)
+    window = max(length, p.scaling_length) if p.rate_scaling == "per_oscillator" else length
+    if p.with_phase:
+        window = max(length, p.scaling_length)
+    feat = run_kuramoto(phase0, omega, edges, window, sample_freq, **physics)
+    return finish_kuramoto(feat, length, sample_freq, rng, p.rate_scaling, p.with_phase,
+                           p.noise_var), edges
 
 
 def finish_kuramoto(feat: np.ndarray, length: int, sample_freq: int, rng: np.random.Generator,

@@ -31,6 +31,8 @@ The random draws (graph and initial state) are separated from the deterministic 
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 
 from nri.data.sim.frames import add_noise, num_frames
@@ -40,6 +42,7 @@ from nri.data.sim.kuramoto import (
     scale_per_oscillator,
     simulate_kuramoto,
 )
+from nri.data.sim.physics import ChargedPhysics, SpringsPhysics
 
 __all__ = [
     "charged_initial_state",
@@ -83,6 +86,17 @@ def _random_directions(rng: np.random.Generator, num_sims: int, num_atoms: int) 
     return vel / np.sqrt((vel**2).sum(axis=1, keepdims=True))
 
 
+def _initial_motion(rng: np.random.Generator, num_sims: int, num_atoms: int, loc_std: float,
+                    vel_norm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ~ N(0, loc_std²) and speed ``vel_norm`` in a random direction, drawn in that order.
+
+    Shapes:
+        returns: loc0 [S, 2, N], vel0 [S, 2, N]
+    """
+    loc0 = rng.standard_normal((num_sims, 2, num_atoms)) * loc_std
+    return loc0, _random_directions(rng, num_sims, num_atoms) * vel_norm
+
+
 def _reflect(loc: np.ndarray, vel: np.ndarray, box_size: float) -> None:
     """Elastic walls at ±box_size, in place: mirror the position, point the velocity inward.
 
@@ -112,6 +126,18 @@ def _check_state(loc0: np.ndarray, vel0: np.ndarray, edges: np.ndarray) -> tuple
         raise ValueError(f"edges must be [S, N, N] = {(num_sims, num_atoms, num_atoms)}; "
                          f"got {edges.shape}")
     return num_sims, num_atoms
+
+
+def _pair_strengths(loc0: np.ndarray, vel0: np.ndarray, edges: np.ndarray,
+                    interaction_strength: float) -> np.ndarray:
+    """Check a batch of initial states and scale its pairs' edge values (pairs i < j).
+
+    Shapes:
+        loc0, vel0: [S, 2, N]; edges: [S, N, N] -> [P, S] float64, P = N(N-1)/2
+    """
+    _, num_atoms = _check_state(loc0, vel0, edges)
+    rows, cols, _ = _pair_incidence(num_atoms)
+    return interaction_strength * edges[:, rows, cols].T  # [S, N, N] -> [P, S]
 
 
 def _leapfrog(
@@ -195,18 +221,28 @@ def integrate_leapfrog(loc: np.ndarray, vel: np.ndarray, kick, out_loc: np.ndarr
 
 
 # --------------------------------------------------------------------------------------------
-# Springs
+# Springs and charged particles: each takes the fields of its physics (nri/data/sim/physics.py) as
+# keywords; those not given take their defaults there.
 
 
-def springs_initial_state(
-    num_sims: int,
-    num_atoms: int,
-    rng: np.random.Generator,
-    *,
-    loc_std: float = 0.5,
-    vel_norm: float = 0.5,
-    edge_prob: float = 0.5,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _simulate_particles(physics: SpringsPhysics | ChargedPhysics, initial_state, run,
+                        num_sims: int, num_atoms: int, length: int, sample_freq: int,
+                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Draw graphs and initial states, integrate, add observation noise.
+
+    Shapes:
+        returns: loc [S, T, 2, N], vel [S, T, 2, N], edges [S, N, N] (all float64),
+        T = length // sample_freq - 1
+    """
+    fields = asdict(physics)
+    loc0, vel0, edges = initial_state(num_sims, num_atoms, rng, **fields)
+    loc, vel = run(loc0, vel0, edges, length, sample_freq, **fields)
+    add_noise((loc, vel), physics.noise_var, rng)
+    return loc, vel, edges
+
+
+def springs_initial_state(num_sims: int, num_atoms: int, rng: np.random.Generator, **physics
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draw spring graphs and initial states.
 
     Each unordered pair gets a unit spring with probability ``edge_prob`` (drawn on the lower
@@ -216,24 +252,14 @@ def springs_initial_state(
         returns: loc0 [S, 2, N], vel0 [S, 2, N], edges [S, N, N] float64 in {0, 1},
         symmetric with zero diagonal
     """
-    lower = np.tril(rng.random((num_sims, num_atoms, num_atoms)) < edge_prob, k=-1)
+    p = SpringsPhysics(**physics)
+    lower = np.tril(rng.random((num_sims, num_atoms, num_atoms)) < p.edge_prob, k=-1)
     edges = (lower | lower.transpose(0, 2, 1)).astype(np.float64)
-    loc0 = rng.standard_normal((num_sims, 2, num_atoms)) * loc_std
-    vel0 = _random_directions(rng, num_sims, num_atoms) * vel_norm
-    return loc0, vel0, edges
+    return (*_initial_motion(rng, num_sims, num_atoms, p.loc_std, p.vel_norm), edges)
 
 
-def run_springs(
-    loc0: np.ndarray,
-    vel0: np.ndarray,
-    edges: np.ndarray,
-    length: int,
-    sample_freq: int,
-    *,
-    box_size: float = 5.0,
-    interaction_strength: float = 0.1,
-    dt: float = 0.001,
-) -> tuple[np.ndarray, np.ndarray]:
+def run_springs(loc0: np.ndarray, vel0: np.ndarray, edges: np.ndarray, length: int,
+                sample_freq: int, **physics) -> tuple[np.ndarray, np.ndarray]:
     """Integrate springs systems from given initial states (deterministic).
 
     Force on ball i: -k Σ_j edges[i, j] (x_i - x_j) (Hooke's law, zero rest length).
@@ -242,56 +268,21 @@ def run_springs(
         loc0, vel0: [S, 2, N]; edges: [S, N, N] symmetric
         returns: loc, vel [S, T, 2, N] float64, T = length // sample_freq - 1
     """
-    _, num_atoms = _check_state(loc0, vel0, edges)
-    rows, cols, _ = _pair_incidence(num_atoms)
-    weight = -interaction_strength * edges[:, rows, cols].T  # [S, N, N] -> [P, S]
+    p = SpringsPhysics(**physics)
+    weight = _pair_strengths(loc0, vel0, edges, -p.interaction_strength)  # [P, S]
     weight = np.ascontiguousarray(np.repeat(weight[:, None, :], 2, axis=1))  # [P, 2, S]
-    return _leapfrog(loc0, vel0, lambda diff: weight, length, sample_freq, box_size, dt)
+    return _leapfrog(loc0, vel0, lambda diff: weight, length, sample_freq, p.box_size, p.dt)
 
 
-def simulate_springs(
-    num_sims: int,
-    num_atoms: int,
-    length: int,
-    sample_freq: int,
-    rng: np.random.Generator,
-    *,
-    box_size: float = 5.0,
-    loc_std: float = 0.5,
-    vel_norm: float = 0.5,
-    interaction_strength: float = 0.1,
-    dt: float = 0.001,
-    noise_var: float = 0.0,
-    edge_prob: float = 0.5,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Simulate ``num_sims`` springs systems (graph, initial state, trajectory, noise).
-
-    Shapes:
-        returns: loc [S, T, 2, N], vel [S, T, 2, N], edges [S, N, N] (all float64),
-        T = length // sample_freq - 1
-    """
-    loc0, vel0, edges = springs_initial_state(
-        num_sims, num_atoms, rng, loc_std=loc_std, vel_norm=vel_norm, edge_prob=edge_prob
-    )
-    loc, vel = run_springs(loc0, vel0, edges, length, sample_freq, box_size=box_size,
-                           interaction_strength=interaction_strength, dt=dt)
-    add_noise((loc, vel), noise_var, rng)
-    return loc, vel, edges
+def simulate_springs(num_sims: int, num_atoms: int, length: int, sample_freq: int,
+                     rng: np.random.Generator, **physics) -> tuple[np.ndarray, ...]:
+    """Simulate ``num_sims`` springs systems (graph, initial state, trajectory, noise); shapes as ``_simulate_particles``."""
+    return _simulate_particles(SpringsPhysics(**physics), springs_initial_state, run_springs,
+                               num_sims, num_atoms, length, sample_freq, rng)
 
 
-# --------------------------------------------------------------------------------------------
-# Charged particles
-
-
-def charged_initial_state(
-    num_sims: int,
-    num_atoms: int,
-    rng: np.random.Generator,
-    *,
-    loc_std: float = 1.0,
-    vel_norm: float = 0.5,
-    charge_prob: float = 0.5,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def charged_initial_state(num_sims: int, num_atoms: int, rng: np.random.Generator, **physics
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draw charges (+1 with probability ``charge_prob``, else -1) and initial states.
 
     ``edges = q qᵀ`` exactly as the reference stores it: +1 for like charges (repulsion),
@@ -300,24 +291,14 @@ def charged_initial_state(
     Shapes:
         returns: loc0 [S, 2, N], vel0 [S, 2, N], edges [S, N, N] float64 in {-1, +1}
     """
-    charges = np.where(rng.random((num_sims, num_atoms)) < charge_prob, 1.0, -1.0)
+    p = ChargedPhysics(**physics)
+    charges = np.where(rng.random((num_sims, num_atoms)) < p.charge_prob, 1.0, -1.0)
     edges = charges[:, :, None] * charges[:, None, :]
-    loc0 = rng.standard_normal((num_sims, 2, num_atoms)) * loc_std
-    vel0 = _random_directions(rng, num_sims, num_atoms) * vel_norm
-    return loc0, vel0, edges
+    return (*_initial_motion(rng, num_sims, num_atoms, p.loc_std, p.vel_norm), edges)
 
 
-def run_charged(
-    loc0: np.ndarray,
-    vel0: np.ndarray,
-    edges: np.ndarray,
-    length: int,
-    sample_freq: int,
-    *,
-    box_size: float = 5.0,
-    interaction_strength: float = 1.0,
-    dt: float = 0.001,
-) -> tuple[np.ndarray, np.ndarray]:
+def run_charged(loc0: np.ndarray, vel0: np.ndarray, edges: np.ndarray, length: int,
+                sample_freq: int, **physics) -> tuple[np.ndarray, np.ndarray]:
     """Integrate charged-particle systems from given initial states (deterministic).
 
     Force on ball i: k Σ_{j≠i} edges[i, j] (x_i - x_j) / ‖x_i - x_j‖³ (Coulomb; like charges
@@ -328,12 +309,11 @@ def run_charged(
         loc0, vel0: [S, 2, N]; edges: [S, N, N] symmetric
         returns: loc, vel [S, T, 2, N] float64, T = length // sample_freq - 1
     """
-    num_sims, num_atoms = _check_state(loc0, vel0, edges)
-    rows, cols, _ = _pair_incidence(num_atoms)
-    strength = interaction_strength * edges[:, rows, cols].T  # [S, N, N] -> [P, S]
-    dist2 = np.empty((rows.size, num_sims))
-    scratch = np.empty((rows.size, num_sims))
-    weight = np.empty((rows.size, 1, num_sims))
+    p = ChargedPhysics(**physics)
+    strength = _pair_strengths(loc0, vel0, edges, p.interaction_strength)  # [P, S]
+    dist2 = np.empty(strength.shape)
+    scratch = np.empty(strength.shape)
+    weight = np.empty((strength.shape[0], 1, strength.shape[1]))
 
     def pair_weight(diff: np.ndarray) -> np.ndarray:
         # [P, 2, S] -> [P, 1, S]: k q_i q_j / r³
@@ -345,34 +325,11 @@ def run_charged(
         np.divide(strength, scratch, out=weight[:, 0])
         return weight
 
-    return _leapfrog(loc0, vel0, pair_weight, length, sample_freq, box_size, dt)
+    return _leapfrog(loc0, vel0, pair_weight, length, sample_freq, p.box_size, p.dt)
 
 
-def simulate_charged(
-    num_sims: int,
-    num_atoms: int,
-    length: int,
-    sample_freq: int,
-    rng: np.random.Generator,
-    *,
-    box_size: float = 5.0,
-    loc_std: float = 1.0,
-    vel_norm: float = 0.5,
-    interaction_strength: float = 1.0,
-    dt: float = 0.001,
-    noise_var: float = 0.0,
-    charge_prob: float = 0.5,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Simulate ``num_sims`` charged-particle systems (charges, initial state, trajectory, noise).
-
-    Shapes:
-        returns: loc [S, T, 2, N], vel [S, T, 2, N], edges [S, N, N] (all float64),
-        T = length // sample_freq - 1
-    """
-    loc0, vel0, edges = charged_initial_state(
-        num_sims, num_atoms, rng, loc_std=loc_std, vel_norm=vel_norm, charge_prob=charge_prob
-    )
-    loc, vel = run_charged(loc0, vel0, edges, length, sample_freq, box_size=box_size,
-                           interaction_strength=interaction_strength, dt=dt)
-    add_noise((loc, vel), noise_var, rng)
-    return loc, vel, edges
+def simulate_charged(num_sims: int, num_atoms: int, length: int, sample_freq: int,
+                     rng: np.random.Generator, **physics) -> tuple[np.ndarray, ...]:
+    """Simulate ``num_sims`` charged-particle systems (charges, initial state, trajectory, noise); shapes as ``_simulate_particles``."""
+    return _simulate_particles(ChargedPhysics(**physics), charged_initial_state, run_charged,
+                               num_sims, num_atoms, length, sample_freq, rng)

@@ -66,22 +66,11 @@ def _gather_sum(values: np.ndarray, receivers: np.ndarray, senders: np.ndarray,
     return np.bincount(receivers, weights=values[senders], minlength=size)
 
 
-def simulate_springs_sparse(
-    num_sims: int,
-    num_atoms: int,
-    length: int,
-    sample_freq: int,
-    rng: np.random.Generator,
-    *,
-    graph: str,
-    mean_degree: float,
-    box_size: float,
-    loc_std: float,
-    vel_norm: float,
-    interaction_strength: float,
-    dt: float,
-    noise_var: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def simulate_springs_sparse(num_sims: int, num_atoms: int, length: int, sample_freq: int,
+                            rng: np.random.Generator, *, graph: str, mean_degree: float,
+                            box_size: float, loc_std: float, vel_norm: float,
+                            interaction_strength: float, dt: float, noise_var: float
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Springs on graphs of family ``graph`` (``nri.data.sim.graph_families``) with mean degree d.
 
     The physics have the meaning (and, through ``nri.data.sim.generate_dataset``, the defaults) of
@@ -145,25 +134,12 @@ def run_springs_sparse(loc0: np.ndarray, vel0: np.ndarray, edge_lists: list[np.n
     return back(out_loc), back(out_vel)
 
 
-def simulate_kuramoto_sparse(
-    num_sims: int,
-    num_atoms: int,
-    length: int,
-    sample_freq: int,
-    rng: np.random.Generator,
-    *,
-    graph: str,
-    mean_degree: float,
-    dt: float,
-    omega_low: float,
-    omega_high: float,
-    coupling_strength: float,
-    directed: bool,
-    rate_scaling: str,
-    scaling_length: int,
-    with_phase: bool,
-    noise_var: float,
-) -> tuple[np.ndarray, np.ndarray]:
+def simulate_kuramoto_sparse(num_sims: int, num_atoms: int, length: int, sample_freq: int,
+                             rng: np.random.Generator, *, graph: str, mean_degree: float,
+                             dt: float, omega_low: float, omega_high: float,
+                             coupling_strength: float, directed: bool, rate_scaling: str,
+                             scaling_length: int, with_phase: bool, noise_var: float
+                             ) -> tuple[np.ndarray, np.ndarray]:
     """Kuramoto oscillators on a sparse graph; features, scaling and physics (meaning and, through
     ``nri.data.sim.generate_dataset``, defaults) as ``simulate_kuramoto``.
 
