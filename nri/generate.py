@@ -10,8 +10,10 @@ import hydra
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
+import nri.schema  # noqa: F401  (registers the physics schemas that conf/dataset/*.yaml extend)
 from nri.cli import exits_on_user_error, fail
 from nri.conf_path import CONFIG_PATH
+from nri.config_errors import exit_on_config_error
 from nri.data.sim.generate_dataset import GENERATORS, write_dataset
 from nri.data.sources import PREPARERS, prepare
 from nri.quiet import quiet
@@ -73,7 +75,7 @@ def main() -> None:
     unknown = [name for name in _dataset_overrides(sys.argv[1:]) if name not in known]
     if unknown:
         fail(f"unknown dataset {unknown[0]!r}; choose one of {', '.join(known)}")
-    _main()
+    exit_on_config_error(_main)
 
 
 if __name__ == "__main__":

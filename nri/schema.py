@@ -2,9 +2,10 @@
 with its type and default, stated once.
 
 Registered in Hydra's ConfigStore on import (``model/model_schema``, ``trainer/trainer_schema``,
-``train_schema``) and named first in the defaults lists of ``conf/model/nri.yaml``,
-``conf/trainer/default.yaml`` and ``conf/train.yaml``: a key the schema does not know, or a value of
-the wrong type, is refused when Hydra composes the config. ``NRIModule`` merges the model settings
+``train_schema``, and ``dataset/physics/<name>_physics`` from nri/data/sim/physics.py) and named
+first in the defaults lists of ``conf/model/nri.yaml``, ``conf/trainer/default.yaml``,
+``conf/train.yaml`` and the simulated ``conf/dataset/*.yaml``: a key the schema does not know, or a
+value of the wrong type, is refused when Hydra composes the config. ``NRIModule`` merges the model settings
 it is given onto ``ModelConfig``, so a module built in code gets the same defaults.
 """
 
@@ -17,6 +18,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from nri.data.sim.physics import ChargedPhysics, KuramotoPhysics, SpringsPhysics
 from nri.errors import ConfigError
 
 
@@ -158,6 +160,9 @@ def register() -> None:
     store.store(group="model", name="model_schema", node=ModelConfig)
     store.store(group="trainer", name="trainer_schema", node=TrainerConfig)
     store.store(name="train_schema", node=TrainRunConfig)
+    for name, physics in (("springs", SpringsPhysics), ("charged", ChargedPhysics),
+                          ("kuramoto", KuramotoPhysics)):
+        store.store(group="dataset/physics", name=f"{name}_physics", node=physics)
 
 
 register()

@@ -10,10 +10,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hydra_utils import compose_cfg
+from omegaconf import OmegaConf
 
 import nri
 from nri.data.sim import generate_dataset as gd
-from nri.data.sim.generate_dataset import DatasetExistsError, GenerationError, write_dataset
+from nri.data.sim.generate_dataset import (
+    GENERATORS,
+    DatasetExistsError,
+    GenerationError,
+    physics_defaults,
+    write_dataset,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = dict(num_atoms=5, num_train=64, num_valid=32, num_test=32, length=1000,
@@ -271,3 +279,27 @@ def test_cli_dataset_override_parsing():
     assert _dataset_overrides(["dataset=springs,kuramoto"]) == ["springs", "kuramoto"]
     assert _dataset_overrides(["+dataset=gravity"]) == ["gravity"]
     assert _dataset_overrides(["dataset.num_atoms=10", "dataset=glob(*)"]) == []
+
+
+@pytest.mark.parametrize(("override", "named"), [
+    ("dataset.physics.spring_constant=1", "dataset.physics.spring_constant"),
+    ("dataset.physics.dt=fast", "dataset.physics.dt"),
+])
+def test_cli_bad_physics_key_or_type_is_refused_with_one_line(tmp_path, override, named):
+    env = {key: value for key, value in os.environ.items() if key != "HYDRA_FULL_ERROR"}
+    env["PYTHONPATH"] = str(REPO)
+    result = subprocess.run([sys.executable, "-m", "nri.generate", override, "paths.data_dir=data"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and named in lines[0], result.stderr
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_composed_physics_are_the_dataclass_defaults(name, tmp_path):
+    cfg = compose_cfg("generate", [f"dataset={name}"], tmp_path)
+    composed = OmegaConf.to_container(cfg.dataset.physics, resolve=True)
+    assert composed == physics_defaults(name)
+    override = compose_cfg("generate", [f"dataset={name}", "dataset.physics.noise_var=0.5"], tmp_path)
+    assert override.dataset.physics.noise_var == 0.5

@@ -48,5 +48,5 @@ class KuramotoPhysics:
     directed: bool = True  # k_ij drawn per ordered pair (as the authors); false = symmetric
     rate_scaling: str = "per_oscillator"  # dφ/dt scaled to [-1, 1] per oscillator | none (raw)
     scaling_length: int = 1000  # steps the scale is taken over (the test length, as the authors)
-    with_phase: bool = False  # add the scaled unwrapped phase as a 4th feature (as the authors)
+    with_phase: bool = False  # add the scaled unwrapped phase as a 4th feature (then dims: 4)
     noise_var: float = 0.0
