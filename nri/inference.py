@@ -16,11 +16,11 @@ from torch.nn import functional as F
 
 from nri import metrics
 from nri.checkpoints import read_checkpoint
+from nri.data.custom.edge_labels import read_edges
 from nri.data.custom.trajectories import (
     Trajectories,
     csv_header,
     cut_windows,
-    read_edges,
     read_trajectories,
 )
 from nri.data.datamodule import edge_labels

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
+from nri.data.custom.edge_labels import read_edges
 from nri.data.custom.prepare import dataset_fields, default_suffix, prepare_custom, split_sequences
 from nri.data.custom.trajectories import (
     InputError,
     cut_windows,
-    read_edges,
     read_trajectories,
     write_long_csv,
 )

@@ -21,12 +21,12 @@ import numpy as np
 
 from nri import __version__
 from nri.atomic import atomic_write_all
+from nri.data.custom.edge_labels import read_edges
 from nri.data.custom.trajectories import (
     DEFAULT_COLUMNS,
     InputError,
     Trajectories,
     cut_windows,
-    read_edges,
     read_trajectories,
 )
 from nri.data.reuse import reuse_existing

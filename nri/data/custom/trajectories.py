@@ -8,8 +8,8 @@ A long CSV has one row per (sequence, time, object) with the features in further
     ...
 
 Edge labels are [S, N, N] integers (entry [s, receiver, sender]; a [N, N] matrix applies to every
-sequence), given as the ``edges`` key of the ``.npz``, a separate ``.npy``/``.npz``, or a CSV with
-columns ``sequence, sender, receiver, type`` (pairs not listed are type 0).
+sequence), given as the ``edges`` key of the ``.npz`` (read here), or in a separate ``.npy``,
+``.npz`` or CSV file (:mod:`nri.data.custom.edge_labels`).
 
 Every problem raises :class:`InputError` with one line that names the file and what to fix.
 """
@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from nri.atomic import atomic_write_text
+from nri.data.custom.edge_labels import check_edges
+from nri.data.custom.files import is_number, load_array, open_npz
 from nri.data.errors import InputError
 
 LAYOUTS = ("SNTD", "STND")
@@ -84,53 +86,6 @@ def read_trajectories(path: str | Path, layout: str = "SNTD", features: Sequence
     return traj
 
 
-def read_edges(path: str | Path, traj: Trajectories) -> np.ndarray:
-    """Edge labels for the sequences of ``traj`` from a ``.npy``/``.npz``/``.csv`` file.
-
-    Shapes:
-        returns [S, N, N] int64, entry [s, receiver, sender].
-    """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise InputError(f"{path}: no such edges file")
-    kind = path.suffix.lower()
-    if kind == ".csv":
-        return _read_edges_csv(path, traj)
-    if kind == ".npy":
-        return check_edges(_load_array(path), path, traj)
-    if kind == ".npz":
-        with _open_npz(path) as data:
-            names = list(data.keys())
-            name = "edges" if "edges" in names else (names[0] if len(names) == 1 else None)
-            if name is None:
-                raise InputError(f"{path}: holds {names}; name the edge array 'edges'")
-            return check_edges(data[name], path, traj)
-    raise InputError(f"{path}: unknown edges file type {path.suffix!r}; give .npy, .npz or .csv")
-
-
-def check_edges(edges: np.ndarray, path: Path | str, traj: Trajectories) -> np.ndarray:
-    """Labels as [S, N, N] non-negative integers that match the trajectories.
-
-    Shapes:
-        edges [S, N, N] or [N, N] -> [S, N, N] int64 (diagonal set to 0)
-    """
-    s, n = len(traj.sequences), traj.num_objects
-    edges = np.asarray(edges)
-    if edges.ndim == 2:
-        edges = np.broadcast_to(edges, (s,) + edges.shape)
-    if edges.shape != (s, n, n):
-        raise InputError(f"{path}: edge labels have shape {edges.shape}; expected {(s, n, n)} "
-                         "[S, N, N] (or [N, N]) for the trajectories")
-    if edges.dtype.kind not in "biuf" or not np.isfinite(edges).all():
-        raise InputError(f"{path}: edge labels must be finite numbers, got dtype {edges.dtype}")
-    if (np.rint(edges) != edges).any() or (edges < 0).any():
-        raise InputError(f"{path}: edge labels must be integer types 0, 1, … (found "
-                         f"{np.unique(edges)[:5].tolist()})")
-    out = edges.astype(np.int64)
-    out[:, np.arange(n), np.arange(n)] = 0
-    return out
-
-
 def cut_windows(traj: Trajectories, length: int, stride: int, sequences: Sequence[int] | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Every window of ``length`` frames, starting every ``stride`` frames, of the chosen sequences.
@@ -184,24 +139,10 @@ def csv_header(path: str | Path) -> list[str]:
 
 
 # ---------------------------------------------------------------------------- arrays
-def _load_array(path: Path) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except Exception as err:  # truncated, pickled or not an array at all
-        raise InputError(f"{path}: not a readable numeric array file ({err})") from None
-
-
-def _open_npz(path: Path):
-    try:
-        return np.load(path, allow_pickle=False)
-    except Exception as err:
-        raise InputError(f"{path}: not a readable .npz file ({err})") from None
-
-
 def _read_array_file(path: Path, layout: str, key: str | None) -> Trajectories:
     edges = None
     if path.suffix.lower() == ".npz":
-        with _open_npz(path) as data:
+        with open_npz(path) as data:
             names = list(data.keys())
             if key is None:
                 found = [k for k in ARRAY_KEYS if k in names]
@@ -213,7 +154,7 @@ def _read_array_file(path: Path, layout: str, key: str | None) -> Trajectories:
             arr = _numeric(data[key], f"{path}[{key}]")
             raw_edges = data["edges"] if "edges" in names else None
     else:
-        arr = _numeric(_load_array(path), str(path))
+        arr = _numeric(load_array(path), str(path))
         raw_edges = None
     layout = str(layout).upper()
     if layout not in LAYOUTS:
@@ -308,7 +249,7 @@ def _read_csv(path: Path, features: Sequence[str] | None, columns: Mapping[str, 
     else:
         # a column with no number at all (e.g. a team name) is not a feature; a column with some
         # numbers and some text is a data error and is reported by _parse_column
-        names = [h for h in header if h not in id_cols and any(_is_number(v) for v in values[col[h]])]
+        names = [h for h in header if h not in id_cols and any(is_number(v) for v in values[col[h]])]
         if not names:
             raise InputError(f"{path}: no numeric feature columns besides {sorted(id_cols)}")
     feats = np.stack([_parse_column(list(values[col[f]]), f, path, lines) for f in names], axis=1)
@@ -352,55 +293,6 @@ def _to_sequences(path: Path, seq: list[str], obj: list[str], time: np.ndarray, 
         times.append(frames)
     return Trajectories(sequences=sequences, sequence_ids=seq_ids, objects=obj_ids, features=names,
                         times=times, source=path)
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _read_edges_csv(path: Path, traj: Trajectories) -> np.ndarray:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        reader.fieldnames = header
-        missing = [c for c in ("sender", "receiver") if c not in header]
-        if missing:
-            raise InputError(f"{path}: edges CSV needs columns sequence, sender, receiver, type; "
-                             f"missing {missing}")
-        rows = [(reader.line_num, r) for r in reader]
-    seq_code = {v: i for i, v in enumerate(traj.sequence_ids)}
-    obj_code = {v: i for i, v in enumerate(traj.objects)}
-    n, s = traj.num_objects, len(traj.sequences)
-    edges = np.zeros((s, n, n), dtype=np.int64)
-    seen: set[tuple[int, int, int]] = set()
-    for line, row in rows:
-        def get(name, default=None, _row=row):
-            value = (_row.get(name) or "").strip()
-            return value if value else default
-        sid, snd, rcv = get("sequence"), get("sender"), get("receiver")
-        targets = range(s) if sid is None else [seq_code.get(sid, -1)]
-        if sid is not None and targets[0] < 0:
-            raise InputError(f"{path}: line {line}: unknown sequence {sid!r}")
-        for label, name in ((snd, "sender"), (rcv, "receiver")):
-            if label not in obj_code:
-                raise InputError(f"{path}: line {line}: unknown {name} {label!r}; objects are "
-                                 f"{traj.objects[:10]}")
-        i, j = obj_code[rcv], obj_code[snd]
-        if i == j:
-            raise InputError(f"{path}: line {line}: an edge from object {snd!r} to itself")
-        kind = get("type", "1")
-        if not _is_number(kind) or float(kind) < 0 or float(kind) != int(float(kind)):
-            raise InputError(f"{path}: line {line}: edge type {kind!r} is not an integer 0, 1, …")
-        for t in targets:
-            if (t, i, j) in seen:
-                raise InputError(f"{path}: line {line}: edge {snd!r} -> {rcv!r} given twice")
-            seen.add((t, i, j))
-            edges[t, i, j] = int(float(kind))
-    return edges
 
 
 # ---------------------------------------------------------------------------- checks
