@@ -33,7 +33,7 @@ from tqdm import tqdm
 from nri.atomic import atomic_write_text, remove_stale_temporaries, rename_into_place, temp_beside
 from nri.data.errors import DatasetExistsError, GenerationError
 from nri.data.sim import simulate, sparse_dataset
-from nri.data.sim.dataset_checks import already_written, check_physics, is_int
+from nri.data.sim.dataset_checks import already_written, checked_params
 from nri.data.sim.physics import ChargedPhysics, KuramotoPhysics, SpringsPhysics
 from nri.data.sim.sparse_edges import CONVENTION as EDGE_LIST_CONVENTION
 from nri.data.sim.sparse_edges import EDGE_INDEX_KIND
@@ -156,9 +156,10 @@ def write_dataset(
         edges_{split}: [S_split, N, N]; T = length // sample_freq - 1 (length_test for test)
         returns: {"loc_train": Path, …, "metadata": Path}
     """
-    params = _checked_params(name, num_atoms, num_train, num_valid, num_test, length,
-                             length_test, sample_freq, seed, dtype, workers, physics,
-                             graph, mean_degree)
+    sizes = dict(num_train=num_train, num_valid=num_valid, num_test=num_test, length=length,
+                 length_test=length_test, sample_freq=sample_freq)
+    params = checked_params(name, _generator(name), num_atoms, sizes, seed, dtype, workers,
+                            physics, graph, mean_degree, BLOCK_SIMS)
     out = Path(out_dir).expanduser().resolve()
     paths = dataset_paths(name, out, num_atoms, suffix, graph)
     stale = remove_stale_temporaries(paths.values())  # left by a generation killed before its renames
@@ -214,49 +215,6 @@ def _generator(name: str) -> Generator:
     if name not in GENERATORS:
         raise GenerationError(f"unknown dataset {name!r}; choose one of {', '.join(GENERATORS)}")
     return GENERATORS[name]
-
-
-def _checked_params(name, num_atoms, num_train, num_valid, num_test, length, length_test,
-                    sample_freq, seed, dtype, workers, physics, graph,
-                    mean_degree) -> dict[str, Any]:
-    generator = _generator(name)
-    given = dict(num_train=num_train, num_valid=num_valid, num_test=num_test, length=length,
-                 length_test=length_test, sample_freq=sample_freq)
-    sizes = {key: generator.sizes[key] if value is None else value
-             for key, value in given.items()}
-    if not is_int(num_atoms) or num_atoms < 2:
-        raise GenerationError(f"num_atoms must be an integer >= 2, got {num_atoms!r}")
-    for key, value in sizes.items():
-        if not is_int(value) or value <= 0:
-            raise GenerationError(f"{key} must be a positive integer, got {value!r}")
-    for key in ("length", "length_test"):
-        if sizes[key] % sizes["sample_freq"] or sizes[key] < 2 * sizes["sample_freq"]:
-            raise GenerationError(
-                f"{key}={sizes[key]} must be a multiple of sample_freq={sizes['sample_freq']} "
-                f"and at least twice it (frames kept = {key} / sample_freq - 1)"
-            )
-    if not is_int(seed) or seed < 0:
-        raise GenerationError(f"seed must be a non-negative integer, got {seed!r}")
-    if dtype not in ("float32", "float64"):
-        raise GenerationError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
-    if workers is not None and (not is_int(workers) or workers < 1):
-        raise GenerationError(f"workers must be a positive integer or None, got {workers!r}")
-    defaults = generator.physics_defaults
-    if graph != "dense":
-        defaults, physics = sparse_dataset.sparse_physics(name, defaults, physics)
-    unknown = sorted(set(physics) - set(defaults))
-    if unknown:
-        raise GenerationError(f"unknown physics parameter(s) {', '.join(unknown)} for {name}; "
-                              f"expected some of {', '.join(sorted(defaults))}")
-    resolved = {key: physics.get(key, default) for key, default in defaults.items()}
-    if "scaling_length" in defaults and "scaling_length" not in physics:
-        resolved["scaling_length"] = sizes["length_test"]  # the authors' window: the test length
-    check_physics(resolved, sizes["sample_freq"])
-    params = {"num_atoms": int(num_atoms), **{k: int(v) for k, v in sizes.items()},
-              "seed": int(seed), "dtype": dtype, "block_sims": BLOCK_SIMS, "physics": resolved}
-    if graph != "dense":  # dense datasets keep the reference's parameters (and metadata)
-        params.update(sparse_dataset.graph_params(graph, mean_degree, num_atoms, BLOCK_SIMS))
-    return params
 
 
 # --------------------------------------------------------------------------------------------
