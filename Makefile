@@ -80,8 +80,8 @@ train: install ## train with the defaults (add ARGS="encoder=cnn decoder=rnn ...
 sweep: install ## an example Hydra multirun sweep (experiment=sweep_example)
 	$(PY) -m nri.train -m experiment=sweep_example $(ARGS)
 
-bench: install ## training throughput and peak memory per pair (128-sample steps in micro-batches), next to the original formulation
-	$(PY) scripts/bench_train.py --baseline --repeats 3 --steps 10 --micro-batches 4 cnn/mlp=8 $(ARGS)
+bench: install ## ORIGINAL=<clone of ethanfetaya/NRI>: per-epoch time and peak RSS next to the original code (no ORIGINAL: nri's step throughput)
+	$(if $(ORIGINAL),$(PY) scripts/bench_train.py --original $(ORIGINAL),$(PY) scripts/bench_train.py --repeats 3 --steps 10) $(ARGS)
 
 bench-data: install ## data generation speed and memory
 	$(PY) scripts/bench_data.py $(ARGS)

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import math
-import os
-from pathlib import Path
 from typing import Any
 
 import hydra
 import pytorch_lightning as pl
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from nri.data.datamodule import NRIDataModule
 from nri.models.module import NRIModule
-
-
-def plain(cfg: Any) -> Any:
-    """A config node as plain dicts/lists/values (what checkpoints can store safely)."""
-    if isinstance(cfg, DictConfig) or OmegaConf.is_config(cfg):
-        return OmegaConf.to_container(cfg, resolve=True)
-    return cfg
+from nri.plain import plain
 
 
 def build_datamodule(cfg: DictConfig) -> NRIDataModule:
@@ -30,10 +21,10 @@ def build_datamodule(cfg: DictConfig) -> NRIDataModule:
 def build_module(cfg: DictConfig, normalization: dict[str, Any] | None) -> NRIModule:
     module = NRIModule(
         dataset=plain(cfg.dataset), model=plain(cfg.model),
-        encoder=plain(cfg.get("encoder")), decoder=plain(cfg.get("decoder")),
+        encoder=plain(cfg.encoder), decoder=plain(cfg.decoder),
         normalization=normalization,
     )
-    mode = compile_mode(cfg.get("compile"))
+    mode = compile_mode(cfg.compile)
     if mode is not False:
         import torch
 
@@ -62,7 +53,7 @@ def compile_mode(setting: Any) -> str | None | bool:
     if setting in CUDA_GRAPH_MODES:
         raise ValueError(f"compile={setting!r} replays CUDA graphs, which nri.train does not support yet "
                          "(its GPU test failed inside Lightning); use compile=true or "
-                         "compile=max-autotune-no-cudagraphs; on a GPU, scripts/cuda_graphs_probe.py shows "
+                         "compile=max-autotune-no-cudagraphs; on a GPU, research/cuda_graphs_probe.py shows "
                          "where it fails and scripts/bench_train.py --compile --compile-mode " + setting +
                          " measures it")
     raise ValueError(f"compile={setting!r}: use false, true, or a torch.compile mode: {', '.join(COMPILE_MODES)}")
@@ -71,7 +62,7 @@ def compile_mode(setting: Any) -> str | None | bool:
 def build_trainer(cfg: DictConfig, **overrides: Any) -> pl.Trainer:
     callbacks = [hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values()
                  if c is not None and "_target_" in c]
-    if not cfg.trainer.get("enable_progress_bar", True):  # a progress-bar callback would be refused
+    if not cfg.trainer.enable_progress_bar:  # a progress-bar callback would be refused
         callbacks = [c for c in callbacks if not isinstance(c, pl.callbacks.ProgressBar)]
     loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values()
                if c is not None and "_target_" in c]
@@ -94,9 +85,3 @@ def finite(results: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Atomically write ``payload`` as pretty JSON."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, path)

@@ -12,9 +12,11 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from nri.build import finite, write_json
+from nri.atomic import atomic_write_json as write_json
+from nri.build import finite
 from nri.cli import exits_on_user_error
 from nri.conf_path import CONFIG_PATH
+from nri.config_errors import exit_on_config_error
 from nri.data.datamodule import DatasetError, NRIDataModule
 from nri.models.module import NRIModule
 
@@ -24,10 +26,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if not ckpt.exists():
         raise DatasetError(f"checkpoint {ckpt} does not exist")
     module = NRIModule.load_from_checkpoint(ckpt, map_location="cpu")
-    apply_protocol_overrides(module, cfg.get("model_overrides"))
+    apply_protocol_overrides(module, cfg.model_overrides)
     hp = module.hparams
     datamodule = NRIDataModule(dict(hp["dataset"]), cfg.data_dir, batch_size=int(cfg.batch_size),
-                               shuffle=False, normalization=hp.get("normalization"))
+                               shuffle=False, normalization=hp["normalization"])
     trainer = hydra.utils.instantiate(cfg.trainer)
     if cfg.split == "valid":
         trainer.validate(module, datamodule=datamodule, verbose=False)
@@ -61,7 +63,7 @@ def apply_protocol_overrides(module: NRIModule, overrides: Any) -> None:
         raise DatasetError(f"model_overrides may only set {', '.join(EVAL_OVERRIDABLE)} "
                            f"(evaluation settings); got {', '.join(unknown)}")
     for key, value in overrides.items():
-        current = module.cfg.get(key)
+        current = module.cfg[key]
         if isinstance(current, dict) and isinstance(value, dict):
             value = {**current, **value}
         module.cfg[key] = value
@@ -74,4 +76,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_config_error(main)

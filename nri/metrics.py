@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import torch
+from torchmetrics import Metric
+from torchmetrics.utilities import dim_zero_cat
 
 
 def edge_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -78,3 +81,65 @@ def mse_per_horizon(preds: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         preds, target: [B, N, H, D] -> [H]
     """
     return (preds - target).pow(2).mean(dim=(0, 1, 3))
+
+
+class EdgeMetrics(Metric):
+    """Edge recovery over an epoch: accuracy, best-permutation accuracy and (K = 2) AUROC.
+
+    States are summed (confusion counts) and concatenated (AUROC scores) across processes by
+    torchmetrics.
+
+    Shapes:
+        update: logits [B, E, K], labels [B, E]
+    """
+
+    full_state_update = False
+
+    def __init__(self, num_types: int):
+        super().__init__()
+        self.num_types = num_types
+        self.add_state("counts", default=torch.zeros(num_types, num_types, dtype=torch.long),
+                       dist_reduce_fx="sum")
+        self.add_state("scores", default=[], dist_reduce_fx="cat")
+        self.add_state("labels", default=[], dist_reduce_fx="cat")
+
+    def update(self, logits: torch.Tensor, labels: torch.Tensor) -> None:
+        self.counts += confusion_counts(logits.argmax(-1), labels, self.num_types)
+        if self.num_types == 2:
+            self.scores.append(logits.softmax(-1)[..., 1].reshape(-1).float())
+            self.labels.append(labels.reshape(-1))
+
+    def compute(self) -> dict[str, Any]:
+        """``acc``, ``acc_perm``, ``perm`` (predicted type p read as label perm[p]), ``auroc`` if K = 2."""
+        counts = self.counts.cpu()
+        perm, acc_perm = best_permutation(counts)
+        out: dict[str, Any] = {"acc": float(counts.diagonal().sum()) / max(float(counts.sum()), 1.0),
+                               "acc_perm": acc_perm, "perm": perm}
+        if self.num_types == 2:
+            out["auroc"] = auroc(dim_zero_cat(self.scores).cpu(), dim_zero_cat(self.labels).cpu())
+        return out
+
+
+class ForecastMSE(Metric):
+    """Mean squared error at each roll-out step over an epoch (samples weigh equally).
+
+    Shapes:
+        update: preds, target [B, N, H, D]; compute -> [H]
+    """
+
+    full_state_update = False
+
+    def __init__(self, horizon: int | None):
+        """``horizon``: the roll-out length, or None to take it from the first update (then every
+        process must see at least one batch)."""
+        super().__init__()
+        self.add_state("total", default=torch.zeros(horizon or 0), dist_reduce_fx="sum")
+        self.add_state("count", default=torch.zeros(()), dist_reduce_fx="sum")
+
+    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+        mse = mse_per_horizon(preds, target) * preds.shape[0]
+        self.total = mse if self.total.numel() == 0 else self.total + mse
+        self.count += preds.shape[0]
+
+    def compute(self) -> torch.Tensor:
+        return (self.total / self.count).cpu()

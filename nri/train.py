@@ -11,34 +11,41 @@ import hydra
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 
+from nri.atomic import atomic_write_json as write_json
 from nri.build import (
     build_datamodule,
     build_module,
     build_trainer,
     compile_mode,
     finite,
-    plain,
-    write_json,
 )
 from nri.cli import exits_on_user_error
 from nri.conf_path import CONFIG_PATH
+from nri.config_errors import exit_on_config_error
+from nri.models.module import model_settings
+from nri.plain import plain
 from nri.runtime import keep_freed_memory
+from nri.schema import TOP_LEVEL_NODES, TrainerConfig, TrainRunConfig, checked
 
 log = logging.getLogger("nri.train")
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Fit, test, and write ``metrics.json`` into the run directory; returns the metrics."""
-    compile_mode(cfg.get("compile"))  # a bad setting fails before any data is read
-    if cfg.get("keep_freed_memory", True):
+    compile_mode(cfg.compile)  # a bad setting fails before any data is read
+    # so does a key added with + that the schema does not know
+    checked(TrainRunConfig, {k: None if k in TOP_LEVEL_NODES else cfg[k] for k in cfg if k != "hydra"})
+    model_settings(plain(cfg.model))
+    checked(TrainerConfig, plain(cfg.trainer), "trainer")
+    if cfg.keep_freed_memory:
         keep_freed_memory()  # before the first large allocation; see nri/runtime.py
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
-    if cfg.get("threads"):
+    if cfg.threads:
         import torch
 
         torch.set_num_threads(int(cfg.threads))
     out_dir = Path(cfg.paths.output_dir)
-    if cfg.dataset.get("name") == "custom":
+    if cfg.dataset.name == "custom":
         from nri.data.custom import prepare_from_config
 
         prepare_from_config(cfg)  # writes the feat files once; fills num_atoms, dims, has_edges
@@ -54,7 +61,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     started = time.perf_counter()
     trainable = any(p.requires_grad for p in module.parameters())
     if cfg.train and trainable:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
         results.update({k: v for k, v in trainer.callback_metrics.items() if k.startswith("val/")})
     results["train_time_s"] = time.perf_counter() - started
     results["epochs"] = trainer.current_epoch
@@ -67,9 +74,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         results.update({k: v for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
     results = finite(results)
     if trainer.is_global_zero:
-        payload = {"metrics": results, "best_ckpt": best, "config": plain(cfg.get("model")),
-                   "dataset": plain(cfg.dataset), "encoder": plain(cfg.get("encoder")),
-                   "decoder": plain(cfg.get("decoder")), "seed": int(cfg.seed)}
+        payload = {"metrics": results, "best_ckpt": best, "config": plain(cfg.model),
+                   "dataset": plain(cfg.dataset), "encoder": plain(cfg.encoder),
+                   "decoder": plain(cfg.decoder), "seed": int(cfg.seed)}
         write_json(out_dir / "metrics.json", payload)
         summary = {k: results[k] for k in ("test/edge_acc", "test/edge_acc_perm", "test/auroc",
                                            "test/mse_1", "test/mse_10", "test/mse_20") if k in results}
@@ -83,10 +90,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 @exits_on_user_error()
 def main(cfg: DictConfig) -> float | None:
     results = run(cfg)
-    monitor = cfg.model.get("monitor")
-    value = results.get(monitor)
+    value = results.get(cfg.model.monitor)
     return float(value) if value is not None else None
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_config_error(main)

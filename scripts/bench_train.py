@@ -2,12 +2,8 @@
 
     python scripts/bench_train.py                      # CPU, batch 128, hidden 256, springs5
     python scripts/bench_train.py --device cuda --compile --precision bf16-mixed --data-on-device
-    python scripts/bench_train.py --baseline           # also time the original code's formulation
-
-With ``--baseline`` every pair is also trained, on the same batches and in its own process, in the
-original code's formulation (scripts/reference_formulation.py: dense one-hot message passing,
-per-edge-type layers in a loop), so the speed-up is measured on the machine at hand, not against
-a figure taken elsewhere.
+    python scripts/bench_train.py --original ../NRI    # whole epochs next to a clone of the original
+                                                       # (scripts/bench_original.py; its options)
 
 Each pair runs in its own process so that its peak RSS is its own. The figure is measured over
 full Lightning training steps (data loading, forward, backward, optimiser) after a warm-up.
@@ -33,11 +29,14 @@ SPRINGS5 = {"name": "springs", "num_atoms": 5, "suffix": "_springs5", "format": 
             "edge_types": 2, "has_edges": True, "train_steps": 49, "test_burn_in": 49, "test_horizon": 20}
 
 
-def make_data(directory: Path, num_train: int) -> None:
-    from nri.data.sim.generate_dataset import write_dataset
-
-    write_dataset("springs", directory, num_atoms=5, num_train=num_train, num_valid=128, num_test=128,
-                  length=5000, length_test=10000, sample_freq=100, seed=0)
+def make_data(directory: Path, num_train: int, num_valid: int = 128, num_test: int = 128) -> None:
+    """Simulate springs5 into ``directory`` with ``python -m nri.generate`` (seed 0)."""
+    cmd = [sys.executable, "-m", "nri.generate", "dataset=springs", f"dataset.num_train={num_train}",
+           f"dataset.num_valid={num_valid}", f"dataset.num_test={num_test}", "seed=0",
+           f"paths.data_dir={directory}", f"hydra.run.dir={Path(directory) / '.generate'}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"making the benchmark's data failed:\n{proc.stderr[-2000:]}")
 
 
 def run_one(args: argparse.Namespace) -> dict:
@@ -47,7 +46,7 @@ def run_one(args: argparse.Namespace) -> dict:
     from nri.data.datamodule import NRIDataModule
     from nri.models.module import NRIModule
 
-    if args.malloc in ("ours", "both"):
+    if args.malloc == "ours":
         keep_freed_memory()  # as nri.train does (its `keep_freed_memory` setting)
     torch.manual_seed(0)
     enc, dec = args.one.split("/")
@@ -105,27 +104,6 @@ def run_one(args: argparse.Namespace) -> dict:
     if args.device == "cuda":
         out["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
     return out
-
-
-def run_baseline(args: argparse.Namespace) -> dict:
-    import torch
-    from reference_formulation import samples_per_second
-
-    from nri.data.datamodule import NRIDataModule
-
-    if args.malloc == "both":
-        keep_freed_memory()
-    torch.manual_seed(0)
-    dataset = SPRINGS5
-    dm = NRIDataModule(dataset, args.data_dir, batch_size=args.batch_size, shuffle=True)
-    dm.load()
-    batches = []
-    while len(batches) < args.warmup + args.steps:
-        batches += [b["x"][:, :, :49] for b in dm.train_dataloader()]
-    rate = samples_per_second(args.one_baseline, batches[: args.warmup + args.steps], args.hidden,
-                              args.warmup)
-    return {"pair": args.one_baseline, "samples_per_s": rate,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def matmul_bound(batch_size: int, hidden: int, num_atoms: int = 5, frames: int = 49,
@@ -208,6 +186,11 @@ def _run_child(flags: list[str], what: str) -> dict:
 
 
 def main() -> None:
+    if "--original" in sys.argv[1:]:
+        from bench_original import main as bench_original
+
+        bench_original(sys.argv[1:])
+        return
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pairs", nargs="+", default=PAIRS, help="encoder/decoder pairs")
     p.add_argument("--batch-size", type=int, default=128)
@@ -227,19 +210,15 @@ def main() -> None:
     p.add_argument("--skip-first", action="store_true", help="reference default is off")
     p.add_argument("--checkpoint", action="store_true",
                    help="recompute decoder activations in backward (less memory, more time)")
-    p.add_argument("--malloc", choices=["ours", "both", "none"], default="ours",
-                   help="which processes tune glibc's malloc to keep freed memory (nri/runtime.py): "
-                        "ours (the nri pairs, as nri.train does; the original formulation runs as "
-                        "it would on its own), both, or none")
+    p.add_argument("--malloc", choices=["ours", "none"], default="ours",
+                   help="tune glibc's malloc to keep freed memory as nri.train does (nri/runtime.py), "
+                        "or not")
     p.add_argument("--micro-batches", nargs="+", default=["1"], metavar="N|PAIR=N",
                    help="split each batch into N micro-batches (gradient accumulation): one count "
                         "for every pair, and/or per pair, e.g. '4 cnn/mlp=8'")
     p.add_argument("--data-dir", default=None, help="existing springs5 data (else a temp set is made)")
     p.add_argument("--json", default=None, help="also write the results here")
-    p.add_argument("--baseline", action="store_true",
-                   help="also time the original code's formulation of each pair (CPU only)")
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)
-    p.add_argument("--one-baseline", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     args.micro_batches_by_pair = parse_micro_batches(p, args.micro_batches)
     for count in args.micro_batches_by_pair.values():
@@ -251,39 +230,19 @@ def main() -> None:
         check_pair(p, pair)  # before any data is made
     if args.compile_mode and not args.compile:
         p.error("--compile-mode needs --compile")
-    if args.baseline and args.device != "cpu":
-        p.error("--baseline runs the original formulation, which is CPU-only; drop --device cuda")
     if args.one:
         print(json.dumps(run_one(args)))
-        return
-    if args.one_baseline:
-        print(json.dumps(run_baseline(args)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         if args.data_dir is None:
             args.data_dir = tmp
             make_data(Path(tmp), args.num_train)
-        results, baselines, rounds = [], {}, {}
+        results = []
         for pair in args.pairs:
             micro = str(args.micro_batches_by_pair.get(pair, args.micro_batches_by_pair[None]))
-            ours_flags = (["--one", pair, "--data-dir", str(args.data_dir), "--micro-batches", micro]
-                          + _common_flags(args))
-            base_flags = ["--one-baseline", pair, "--data-dir", str(args.data_dir)] + _common_flags(args)
-            runs, base_runs = [], []
-            for r in range(args.repeats):
-                # each round times both back to back, in alternating order, so that a drift in the
-                # machine's speed (shared hosts) moves both figures of a round alike
-                order = [("ours", ours_flags), ("base", base_flags)] if r % 2 else \
-                    [("base", base_flags), ("ours", ours_flags)]
-                for who, flags in order:
-                    if who == "ours":
-                        runs.append(_run_child(flags, pair))
-                    elif args.baseline:
-                        base_runs.append(_run_child(flags, f"baseline {pair}"))
-            results.append(_median_run(runs))
-            if args.baseline:
-                baselines[pair] = _median_run(base_runs)
-                rounds[pair] = [o["samples_per_s"] / b["samples_per_s"] for o, b in zip(runs, base_runs, strict=True)]
+            flags = (["--one", pair, "--data-dir", str(args.data_dir), "--micro-batches", micro]
+                     + _common_flags(args))
+            results.append(_median_run([_run_child(flags, pair) for _ in range(args.repeats)]))
 
     import torch
 
@@ -295,8 +254,6 @@ def main() -> None:
           f"{f' ({args.compile_mode})' if args.compile and args.compile_mode else ''}, "
           f"decoder checkpointing {args.checkpoint}, malloc keeps freed memory: {args.malloc}")
     extra = (" peak GPU (MB) |" if args.device == "cuda" else "")
-    if args.baseline:
-        extra += " original formulation: samples/s | its peak RSS (MB) | speed-up |"
     print("| encoder/decoder | micro-batches | samples/s | 50k-sim epoch (s) | peak RSS (MB) |" + extra)
     print("|---|---|---|---|---|" + "---|" * extra.count("|"))
     for r in results:
@@ -304,25 +261,16 @@ def main() -> None:
                 f"{r['epoch_50k_s']:.1f} | {r['peak_rss_mb']:.0f} |")
         if args.device == "cuda":
             line += f" {r['peak_gpu_mb']:.0f} |"
-        if args.baseline:
-            base = baselines[r["pair"]]
-            line += (f" {base['samples_per_s']:.0f} | {base['peak_rss_mb']:.0f} | "
-                     f"{statistics.median(rounds[r['pair']]):.2f}x |")
         print(line)
     if args.repeats > 1:
-        print(f"# medians of {args.repeats} rounds (peak RSS: the largest)" + (
-            "; speed-up: the median of the rounds' ratios, each round timing both formulations back "
-            "to back" if args.baseline else ""))
-        for pair, ratios in rounds.items():
-            print(f"# {pair} speed-up by round: " + " ".join(f"{x:.2f}x" for x in ratios))
+        print(f"# medians of {args.repeats} rounds (peak RSS: the largest)")
     if args.device == "cpu":
         bound = matmul_bound(args.batch_size, args.hidden)
         print(f"# float32 GEMM on this machine: {bound['gemm_gflops']:.0f} GFLOP/s; the MLP decoder's "
               f"second message layer alone (forward + backward, K = 2) allows at most "
               f"{bound['max_samples_per_s']:.0f} samples/s at this size")
     if args.json:
-        Path(args.json).write_text(json.dumps({"pairs": results, "original_formulation": baselines,
-                                               "speed_up_by_round": rounds}, indent=2))
+        Path(args.json).write_text(json.dumps({"pairs": results}, indent=2))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+import nri.schema  # noqa: F401  (registers the config schemas that conf/ extends)
+
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
 

@@ -9,6 +9,8 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict, read_write
 
+import nri.schema  # noqa: F401  (registers the config schemas that conf/ extends)
+
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 
 

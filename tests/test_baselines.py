@@ -79,7 +79,7 @@ def test_simulation_decoder_passes_gradients_to_the_edges(name):
 def test_simulation_decoder_refuses_other_systems_and_missing_constants():
     with pytest.raises(ValueError, match="no simulator"):
         SimulationDecoder({"name": "kuramoto"})
-    dec = SimulationDecoder({"name": "springs"})
+    dec = SimulationDecoder(simulated("springs", sims=1, length=200)[3])
     with pytest.raises(ValueError, match="normalization"):
         dec(torch.zeros(1, 2, 3, 4), torch.zeros(1, 2, 2), 1)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from hydra.core.global_hydra import GlobalHydra
 from hydra_utils import tiny_train_cfg
 
@@ -21,6 +22,8 @@ def _clear_hydra():
     ("encoder=mpm", "encoder.front_end=cnn", "decoder=mlp"),
     ("encoder=mlp", "decoder=history", "decoder.history=4"),
     ("model=supervised", "encoder=mpm"),
+    ("encoder=mpm", "decoder=history", "model.symmetry=hard"),
+    ("model.symmetry=soft", "model.symmetry_weight=2.0"),
 ])
 def test_tiny_training_run(tiny_springs, tmp_path, overrides):
     cfg = tiny_train_cfg(tiny_springs, tmp_path, *overrides, "logger=none", "threads=1")
@@ -29,3 +32,25 @@ def test_tiny_training_run(tiny_springs, tmp_path, overrides):
     if "model=supervised" not in overrides:
         assert len(results["test/mse"]) == 9 and all(np.isfinite(results["test/mse"]))
     assert (tmp_path / "checkpoints" / "last.ckpt").exists()
+
+
+def test_hard_symmetry_ties_the_modules_edge_distributions(tiny_springs, tmp_path):
+    from nri.build import build_module
+    from nri.models.symmetry import reverse_edges
+
+    cfg = tiny_train_cfg(tiny_springs, tmp_path, "model.symmetry=hard", "logger=none")
+    module = build_module(cfg, None).eval()
+    x = torch.randn(3, 5, 15, 4)
+    prob = module.encode(x).softmax(-1)
+    assert torch.equal(prob, prob[:, reverse_edges(5)])
+    cfg = tiny_train_cfg(tiny_springs, tmp_path, "logger=none")
+    free = build_module(cfg, None).eval().encode(x).softmax(-1)
+    assert not torch.allclose(free, free[:, reverse_edges(5)])
+
+
+def test_soft_symmetry_adds_its_penalty_to_the_training_loss(tiny_springs, tmp_path):
+    cfg = tiny_train_cfg(tiny_springs, tmp_path, "model.symmetry=soft", "logger=csv", "threads=1",
+                         "trainer.max_epochs=1")
+    run(cfg)
+    header = next((tmp_path / "csv").rglob("metrics.csv")).read_text().splitlines()[0]
+    assert "train/symmetry_epoch" in header or "train/symmetry_step" in header

@@ -154,21 +154,6 @@ class DynamicGraphTest(pl.Callback):
     def on_test_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._sums, self._count = {}, 0
 
-    @staticmethod
-    def graph_fn(pl_module: pl.LightningModule, x: torch.Tensor, source: str):
-        """The module's own dynamic-graph rule (``_graph_fn``) with the graph read from ``source``.
-
-        The rule takes its source from ``model.dynamic_graph`` when it is made, so the source is
-        set there for that moment only.
-
-        Shapes: x [B, N, T, D]; the rule maps (step, history [B, N, step, D]) -> edges [B, E, K]
-        """
-        saved = pl_module.cfg.get("dynamic_graph")
-        pl_module.cfg["dynamic_graph"] = {**(saved or {}), "source": source}
-        try:
-            return pl_module._graph_fn(x)
-        finally:
-            pl_module.cfg["dynamic_graph"] = saved
 
     def on_test_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
                           batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
@@ -183,7 +168,7 @@ class DynamicGraphTest(pl.Callback):
             edges = pl_module.eval_edges(logits)
             for source in self.sources:
                 preds = pl_module.forecast(x, edges, burn_in, horizon,
-                                           self.graph_fn(pl_module, x, source))
+                                           pl_module.graph_fn(x, source=source))
                 mse = metrics.mse_per_horizon(preds, target) * x.shape[0]
                 self._sums[source] = self._sums[source] + mse if source in self._sums else mse
         self._count += x.shape[0]

@@ -73,6 +73,8 @@ class MLPDecoder(nn.Module):
         x: [B, N, T, D]; edges: [B, E, K] -> [B, N, T-1, D]
     """
 
+    recurrent = False  # Markovian: each step reads only the frame before it
+
     def __init__(self, dims: int, edge_types: int, hidden: int, dropout: float = 0.0,
                  skip_first: bool = False, msg_hidden: int | None = None,
                  checkpoint: bool = False, delta_inputs: list[int] | None = None):
@@ -140,6 +142,8 @@ class RNNDecoder(nn.Module):
     Shapes:
         x: [B, N, T, D]; edges: [B, E, K] -> [B, N, T-1, D]
     """
+
+    recurrent = True  # takes the burn-in path: fed truth for burn_in steps, then its own output
 
     def __init__(self, dims: int, edge_types: int, hidden: int, dropout: float = 0.0,
                  skip_first: bool = False, checkpoint: bool = False):

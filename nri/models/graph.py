@@ -21,9 +21,12 @@ import torch
 def _edge_index_cpu(num_nodes: int) -> tuple[torch.Tensor, torch.Tensor]:
     # Cached tensors outlive the call: a first call under torch.inference_mode (testing, predicting)
     # must not make them inference tensors, which autograd refuses to save in later training steps.
+    # Formed by arithmetic, not by nonzero() of ~eye(N): an output shape that depends on data
+    # would break a torch.compile graph of the whole training step in two.
     with torch.inference_mode(False):
-        off_diag = ~torch.eye(num_nodes, dtype=torch.bool)
-        receivers, senders = off_diag.nonzero(as_tuple=True)
+        receivers = torch.arange(num_nodes).repeat_interleave(num_nodes - 1)
+        others = torch.arange(num_nodes - 1).repeat(num_nodes)
+        senders = others + (others >= receivers).long()  # skip the receiver itself
     return senders, receivers
 
 

@@ -35,7 +35,7 @@ class TypedMessages(nn.Module):
         self.fc1 = nn.Linear(in_dim, num_types * hidden)
         self.w2 = nn.Parameter(torch.empty(num_types, hidden, out_dim))
         self.b2 = nn.Parameter(torch.empty(num_types, out_dim))
-        self.act_ = tanh_ if activation == "tanh" else torch.relu_
+        self.act_ = torch.tanh_ if activation == "tanh" else torch.relu_
         self.dropout = dropout
         # nn.Linear's default init, per type, so that a fused layer starts like K separate ones
         per_type_fan_in = in_dim
@@ -100,31 +100,3 @@ class TypedMessages(nn.Module):
         if self.num_types == 1:  # e.g. K = 2 with skip_first: no sum over types
             return (out[0] * z[0]).reshape(*lead, -1)
         return (out * z).sum(0).reshape(*lead, -1)  # weight by z_k, sum over types
-
-
-class _TanhViaSigmoid(torch.autograd.Function):
-    """In-place tanh as 2 sigmoid(2x) - 1, which torch's CPU kernels compute faster than tanh
-    itself (absolute difference below 1e-6 in float32); the backward uses the output."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        ctx.mark_dirty(x)
-        y = x.mul_(2.0).sigmoid_().mul_(2.0).sub_(1.0)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        (y,) = ctx.saved_tensors
-        return torch.addcmul(grad, grad, y * y, value=-1.0)  # grad * (1 - y^2)
-
-
-def tanh_(x: torch.Tensor) -> torch.Tensor:
-    """In-place tanh; on CPU through sigmoid (faster there), elsewhere torch's own kernel.
-
-    Shapes:
-        x: any -> the same tensor
-    """
-    if x.device.type == "cpu":
-        return _TanhViaSigmoid.apply(x)
-    return x.tanh_()

@@ -34,19 +34,21 @@ class SimulationDecoder(nn.Module):
         x: [B, N, T, D=4] (x, y, vx, vy), scaled; edges: [B, E, K] -> [B, N, T-1, D]
     """
 
+    recurrent = False
+
     def __init__(self, dataset: dict[str, Any], normalization: dict[str, Any] | None = None,
                  substeps: int | None = None, dt: float | None = None,
                  clip_force: bool = True):
         super().__init__()
-        name = dataset.get("name")
+        name = dataset["name"]
         if name not in SYSTEMS:
             raise ValueError(f"decoder=sim simulates {SYSTEMS}; dataset {name!r} has no simulator")
-        physics = dataset.get("physics") or {}
+        physics = dataset["physics"]  # the generator's constants (conf/dataset/<name>.yaml)
         self.system = name
-        self.dt = float(dt if dt is not None else physics.get("dt", 0.001))
-        self.substeps = int(substeps if substeps is not None else dataset.get("sample_freq", 100))
-        self.box_size = float(physics.get("box_size", 5.0))
-        self.strength = float(physics.get("interaction_strength", 0.1 if name == "springs" else 1.0))
+        self.dt = float(dt if dt is not None else physics["dt"])
+        self.substeps = int(substeps if substeps is not None else dataset["sample_freq"])
+        self.box_size = float(physics["box_size"])
+        self.strength = float(physics["interaction_strength"])
         self.max_force = 0.1 / self.dt if clip_force else None  # the generator's clip, ±0.1/dt
         self.normalization = normalization
 

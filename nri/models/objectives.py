@@ -1,0 +1,111 @@
+"""What a model minimises: the decoder's Gaussian NLL, the ELBO (NLL + KL of the edge posterior),
+or the encoder's cross-entropy on the true edges (``model.objective``: nll | elbo | supervised).
+
+Each objective returns the step's scalars by name; ``<split>/loss`` is the one minimised.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch.nn import functional as F
+
+from nri import losses, metrics
+from nri.models.symmetry import symmetry_penalty
+
+if TYPE_CHECKING:
+    from nri.models.module import NRIModule
+
+Batch = dict[str, torch.Tensor]
+
+
+class Objective:
+    name: str
+    needs_decoder = True
+    needs_encoder = False
+
+    def training(self, module: NRIModule, batch: Batch, logits: torch.Tensor | None) -> dict:
+        raise NotImplementedError
+
+    def validation(self, module: NRIModule, batch: Batch, logits: torch.Tensor | None) -> dict:
+        raise NotImplementedError
+
+
+class NLL(Objective):
+    """The decoder's Gaussian NLL given the edge source's edges."""
+
+    name = "nll"
+
+    def training(self, module, batch, logits):
+        x = batch["x"]
+        steps = module.cfg["prediction_steps"]
+        burn_in = x.shape[2] - steps if module.recurrent else None
+        edges = module.edge_source.train_edges(module, batch, logits)
+        graph_fn = None
+        if logits is not None and module.recurrent and module.cfg["dynamic_graph"]["train"]:
+            graph_fn = module.graph_fn(x, hard=module.cfg["hard"])
+        preds = module.decode(x, edges, steps, burn_in, graph_fn)
+        nll = losses.gaussian_nll(preds, x[:, :, 1:], module.variance)
+        return {"train/nll": nll, "train/mse": F.mse_loss(preds, x[:, :, 1:]), "train/loss": nll}
+
+    def validation(self, module, batch, logits):
+        x = batch["x"]
+        edges = module.edge_source.eval_edges(module, batch, logits)
+        preds = module.decode(x, edges, 1)
+        nll = losses.gaussian_nll(preds, x[:, :, 1:], module.variance)
+        return {"val/nll": nll, "val/mse": F.mse_loss(preds, x[:, :, 1:]), "val/loss": nll}
+
+
+class ELBO(NLL):
+    """NLL + kl_weight * KL(q(edges | x) || prior); validation reports the KL to a uniform prior."""
+
+    name = "elbo"
+    needs_encoder = True
+
+    def training(self, module, batch, logits):
+        log = super().training(module, batch, logits)
+        kl = losses.kl_categorical(logits.softmax(-1), module.prior(), module.num_atoms)
+        log["train/loss"] = log["train/nll"] + float(module.cfg["kl_weight"]) * kl
+        log["train/kl"] = kl
+        log["train/tau"] = module.tau
+        if module.symmetry == "soft":
+            asymmetry = symmetry_penalty(logits, module.num_atoms)
+            log["train/loss"] = log["train/loss"] + float(module.cfg["symmetry_weight"]) * asymmetry
+            log["train/symmetry"] = asymmetry
+        if "edges" in batch:
+            log["train/edge_acc"] = metrics.edge_accuracy(logits, batch["edges"])
+        return log
+
+    def validation(self, module, batch, logits):
+        log = super().validation(module, batch, logits)
+        kl = losses.kl_categorical(logits.softmax(-1), None, module.num_atoms)
+        log["val/kl"] = kl
+        log["val/loss"] = log["val/nll"] + kl
+        return log
+
+
+class Supervised(Objective):
+    """The encoder alone: cross-entropy of its logits on the true edge types."""
+
+    name = "supervised"
+    needs_decoder = False
+    needs_encoder = True
+
+    def training(self, module, batch, logits):
+        ce = F.cross_entropy(logits.reshape(-1, module.edge_types), batch["edges"].reshape(-1))
+        return {"train/ce": ce, "train/edge_acc": metrics.edge_accuracy(logits, batch["edges"]),
+                "train/loss": ce}
+
+    def validation(self, module, batch, logits):
+        ce = F.cross_entropy(logits.reshape(-1, module.edge_types), batch["edges"].reshape(-1))
+        return {"val/ce": ce, "val/loss": ce}
+
+
+OBJECTIVES: dict[str, type[Objective]] = {cls.name: cls for cls in (ELBO, NLL, Supervised)}
+
+
+def objective(name: str) -> Objective:
+    if name not in OBJECTIVES:
+        raise ValueError(f"model.objective must be one of {tuple(OBJECTIVES)}, got {name!r}")
+    return OBJECTIVES[name]()
