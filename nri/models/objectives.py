@@ -12,12 +12,18 @@ import torch
 from torch.nn import functional as F
 
 from nri import losses, metrics
+from nri.models.graph import CandidateEdges
 from nri.models.symmetry import symmetry_penalty
 
 if TYPE_CHECKING:
     from nri.models.module import NRIModule
 
 Batch = dict[str, torch.Tensor]
+
+
+def candidates_of(batch: Batch) -> CandidateEdges | None:
+    """The batch's candidate edges (set by the module), None for all pairs."""
+    return batch["candidates"] if "candidates" in batch else None
 
 
 class Objective:
@@ -45,14 +51,14 @@ class NLL(Objective):
         graph_fn = None
         if logits is not None and module.recurrent and module.cfg["dynamic_graph"]["train"]:
             graph_fn = module.graph_fn(x, hard=module.cfg["hard"])
-        preds = module.decode(x, edges, steps, burn_in, graph_fn)
+        preds = module.decode(x, edges, steps, burn_in, graph_fn, candidates=candidates_of(batch))
         nll = losses.gaussian_nll(preds, x[:, :, 1:], module.variance)
         return {"train/nll": nll, "train/mse": F.mse_loss(preds, x[:, :, 1:]), "train/loss": nll}
 
     def validation(self, module, batch, logits):
         x = batch["x"]
         edges = module.edge_source.eval_edges(module, batch, logits)
-        preds = module.decode(x, edges, 1)
+        preds = module.decode(x, edges, 1, candidates=candidates_of(batch))
         nll = losses.gaussian_nll(preds, x[:, :, 1:], module.variance)
         return {"val/nll": nll, "val/mse": F.mse_loss(preds, x[:, :, 1:]), "val/loss": nll}
 
@@ -65,7 +71,9 @@ class ELBO(NLL):
 
     def training(self, module, batch, logits):
         log = super().training(module, batch, logits)
-        kl = losses.kl_categorical(logits.softmax(-1), module.prior(), module.num_atoms)
+        candidates = candidates_of(batch)
+        mask = candidates.mask if candidates is not None else None
+        kl = losses.kl_categorical(logits.softmax(-1), module.prior(), module.num_atoms, mask=mask)
         log["train/loss"] = log["train/nll"] + float(module.cfg["kl_weight"]) * kl
         log["train/kl"] = kl
         log["train/tau"] = module.tau
@@ -73,13 +81,15 @@ class ELBO(NLL):
             asymmetry = symmetry_penalty(logits, module.num_atoms)
             log["train/loss"] = log["train/loss"] + float(module.cfg["symmetry_weight"]) * asymmetry
             log["train/symmetry"] = asymmetry
-        if "edges" in batch:
+        if "edges" in batch and candidates is None:
             log["train/edge_acc"] = metrics.edge_accuracy(logits, batch["edges"])
         return log
 
     def validation(self, module, batch, logits):
         log = super().validation(module, batch, logits)
-        kl = losses.kl_categorical(logits.softmax(-1), None, module.num_atoms)
+        candidates = candidates_of(batch)
+        mask = candidates.mask if candidates is not None else None
+        kl = losses.kl_categorical(logits.softmax(-1), None, module.num_atoms, mask=mask)
         log["val/kl"] = kl
         log["val/loss"] = log["val/nll"] + kl
         return log
