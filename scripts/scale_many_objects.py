@@ -55,7 +55,7 @@ def one_run(n: int, candidates: str, args) -> dict:
     run_dir = Path(args.out) / "train" / f"{n}_{candidates}"
     batch = max(1, args.batch_objects // n)
     chosen = (["model.candidates=knn", f"model.candidate_k={min(args.k, n - 1)}"]
-              if candidates != "all" else ["model.candidates=all"])
+              if candidates == "knn" else ["model.candidates=all"])
     _, rss = _run([sys.executable, "-m", "nri.train", *dataset, *chosen,
                    f"paths.data_dir={data_dir}", f"hydra.run.dir={run_dir}",
                    f"trainer.max_epochs={args.epochs}", f"datamodule.batch_size={batch}",
@@ -84,7 +84,7 @@ def main() -> None:
     parser.add_argument("--all-pairs-up-to", type=int, default=200)
     parser.add_argument("--object-sims", type=int, default=2000, help="training simulations x N")
     parser.add_argument("--length", type=int, default=2000, help="integration steps (/100 frames)")
-    parser.add_argument("--length-test", type=int, default=2000)
+    parser.add_argument("--length-test", type=int, default=3000)
     parser.add_argument("--batch-objects", type=int, default=400)
     parser.add_argument("--k", type=int, default=20)
     parser.add_argument("--hidden", type=int, default=32)
@@ -98,16 +98,17 @@ def main() -> None:
     print("| N | candidates | edges per sample | s per epoch | peak RSS (MB) | test AUROC |")
     print("|---|---|---|---|---|---|", flush=True)
     rows = []
+    label = {"knn": f"knn k={args.k}", "all": "all pairs"}
     for n in args.atoms:
-        for candidates in (f"knn k={args.k}", "all") if n <= args.all_pairs_up_to else (f"knn k={args.k}",):
+        for candidates in ("knn", "all") if n <= args.all_pairs_up_to else ("knn",):
             row = one_run(n, candidates, args)
             rows.append(row)
-            print(f"| {n} | {candidates} | {row['edges']} | {row['epoch_s']:.2f} | "
+            print(f"| {n} | {label[candidates]} | {row['edges']} | {row['epoch_s']:.2f} | "
                   f"{row['rss_mb']:.0f} | {row['auroc']:.3f} |", flush=True)
-    for path in (f"knn k={args.k}", "all"):
+    for path in ("knn", "all"):
         chosen = [r for r in rows if r["candidates"] == path]
         if len(chosen) > 1:
-            print(f"\nslope of log(s per epoch) on log N, {path}: {slope(chosen):.2f}")
+            print(f"\nslope of log(s per epoch) on log N, {label[path]}: {slope(chosen):.2f}")
 
 
 if __name__ == "__main__":

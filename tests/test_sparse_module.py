@@ -101,3 +101,18 @@ def test_candidates_need_encoders_and_decoders_that_take_them():
         NRIModule(TINY_DATASET, {"candidates": "knn", "objective": "supervised"}, MLP, MLP)
     with pytest.raises(ValueError, match="model.candidates must be one of"):
         NRIModule(TINY_DATASET, {"candidates": "nearest"}, MLP, MLP)
+
+
+def test_edge_lists_on_all_pairs_report_accuracy_and_auroc_over_all_pairs():
+    module = NRIModule(TINY_DATASET, {}, MLP, MLP)
+    module.log = lambda *args, **kwargs: None  # no trainer attached
+    batch = {"x": torch.randn(3, 5, 15, 4),
+             "edge_index": torch.tensor([[[0, 1, -1], [1, 0, -1]]] * 3)}  # 0 <-> 1, padded
+    logits = module._logits(batch, 15)
+    module._update_edge_metrics(batch, logits)
+    out = module._log_edge_metrics("val")
+    dense = torch.zeros(3, 20, dtype=torch.long)
+    dense[:, [4, 0]] = 1  # edge order: (receiver 1, sender 0) is edge 4, (0, 1) edge 0
+    expected = (logits.argmax(-1) == dense).float().mean()
+    assert out["val/edge_acc"] == pytest.approx(float(expected))
+    assert {"val/auroc", "val/auprc", "val/f1", "val/candidate_recall"} <= set(out)

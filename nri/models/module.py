@@ -302,7 +302,7 @@ class NRIModule(pl.LightningModule):
         if self.sparse_edge_metrics.update_called:
             sparse = self.sparse_edge_metrics.compute()
             names = {"auprc": "auprc", "f1": "f1", "candidate_recall": "candidate_recall"}
-            if not self.candidate_graph.all_pairs:  # accuracy and AUROC over all pairs from here
+            if not self.edge_metrics.update_called:  # candidates or edge lists: all pairs from here
                 names.update(acc="edge_acc", auroc="auroc")
             out.update({f"{split}/{name}": sparse[key] for key, name in names.items()})
         for k, v in out.items():
