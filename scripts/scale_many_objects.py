@@ -10,7 +10,8 @@ degree 3 and ``--object-sims / N`` training simulations (so S N is the same for 
 with all pairs for N up to ``--all-pairs-up-to``) at batches of about ``--batch-objects`` objects,
 then the test. One markdown row per run: seconds per epoch (train + validation, from metrics.json's
 ``train_time_s``), the training process's peak RSS (``/usr/bin/time``), edges per sample, test
-AUROC; and the slope of log(time per epoch) against log N for each path.
+AUROC; and the slope of log(time per epoch) against log N for each path. The rows go to
+``--out``/scaling.json; ``--plot PNG`` draws them (``--from-json`` redraws a saved run).
 """
 
 from __future__ import annotations
@@ -78,6 +79,29 @@ def slope(rows: list[dict]) -> float:
         max(sum((x - mx) ** 2 for x in xs), 1e-12)
 
 
+def plot(rows: list[dict], path: str, label: dict[str, str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for path_kind, marker in (("knn", "o-"), ("all", "s--")):
+        chosen = [r for r in rows if r["candidates"] == path_kind]
+        if not chosen:
+            continue
+        n = [r["n"] for r in chosen]
+        axes[0].loglog(n, [r["epoch_s"] for r in chosen], marker, label=label[path_kind])
+        axes[1].loglog(n, [r["rss_mb"] for r in chosen], marker, label=label[path_kind])
+    for ax, title in zip(axes, ("seconds per epoch", "peak RSS (MB)"), strict=True):
+        ax.set_xlabel("objects N")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--atoms", type=int, nargs="+", default=[25, 50, 100, 200, 500, 1000])
@@ -91,14 +115,19 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="outputs/scale_many_objects")
+    parser.add_argument("--plot", help="write a PNG of time and memory against N")
+    parser.add_argument("--from-json", help="draw --plot from a saved scaling.json, run nothing")
     args = parser.parse_args()
+    label = {"knn": f"knn k={args.k}", "all": "all pairs"}
+    if args.from_json:
+        plot(json.loads(Path(args.from_json).read_text()), args.plot, label)
+        return
     print(f"springs, knn graph, mean degree 3; S N = {args.object_sims} training object-"
           f"simulations of {args.length} steps; batches of ~{args.batch_objects} objects; hidden "
           f"{args.hidden}; {args.threads} thread(s)\n")
     print("| N | candidates | edges per sample | s per epoch | peak RSS (MB) | test AUROC |")
     print("|---|---|---|---|---|---|", flush=True)
     rows = []
-    label = {"knn": f"knn k={args.k}", "all": "all pairs"}
     for n in args.atoms:
         for candidates in ("knn", "all") if n <= args.all_pairs_up_to else ("knn",):
             row = one_run(n, candidates, args)
@@ -109,6 +138,9 @@ def main() -> None:
         chosen = [r for r in rows if r["candidates"] == path]
         if len(chosen) > 1:
             print(f"\nslope of log(s per epoch) on log N, {label[path]}: {slope(chosen):.2f}")
+    (Path(args.out) / "scaling.json").write_text(json.dumps(rows, indent=1) + "\n")
+    if args.plot:
+        plot(rows, args.plot, label)
 
 
 if __name__ == "__main__":
