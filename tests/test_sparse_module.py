@@ -98,7 +98,7 @@ def test_candidates_need_encoders_and_decoders_that_take_them():
         NRIModule(TINY_DATASET, {"candidates": "knn", "candidate_k": 3}, MLP,
                   {"name": "rnn", "hidden": 8})
     with pytest.raises(ValueError, match="needs model.graph=learned"):
-        NRIModule(TINY_DATASET, {"candidates": "knn", "objective": "supervised"}, MLP, MLP)
+        NRIModule(TINY_DATASET, {"candidates": "knn", "graph": "true", "objective": "nll"}, MLP, MLP)
     with pytest.raises(ValueError, match="model.candidates must be one of"):
         NRIModule(TINY_DATASET, {"candidates": "nearest"}, MLP, MLP)
 
@@ -116,3 +116,17 @@ def test_edge_lists_on_all_pairs_report_accuracy_and_auroc_over_all_pairs():
     expected = (logits.argmax(-1) == dense).float().mean()
     assert out["val/edge_acc"] == pytest.approx(float(expected))
     assert {"val/auroc", "val/auprc", "val/f1", "val/candidate_recall"} <= set(out)
+
+
+def test_supervised_on_all_pairs_as_candidates_is_todays_loss():
+    batch = {"x": torch.randn(3, 5, 15, 4), "edges": torch.randint(0, 2, (3, 20))}
+    losses = []
+    for model in ({"objective": "supervised"},
+                  {"objective": "supervised", "candidates": "knn", "candidate_k": 4}):
+        torch.manual_seed(0)
+        module = NRIModule(TINY_DATASET, model, MLP, None)
+        with_candidates = module.with_candidates(batch, 15)
+        losses.append(module.objective.training(module, with_candidates,
+                                                module._logits(with_candidates, 15)))
+    assert torch.equal(losses[0]["train/ce"], losses[1]["train/ce"])
+    assert torch.equal(losses[0]["train/edge_acc"], losses[1]["train/edge_acc"])

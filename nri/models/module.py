@@ -110,13 +110,14 @@ class NRIModule(pl.LightningModule):
 
     def _check_candidate_support(self) -> None:
         kind = self.candidate_graph.kind
-        if self.graph != "learned" or not self.objective.needs_decoder:
-            raise ValueError(f"model.candidates={kind} needs model.graph=learned and the elbo or nll "
-                             f"objective, got model.graph={self.graph} / "
-                             f"model.objective={self.objective.name}")
+        if self.graph != "learned":
+            raise ValueError(f"model.candidates={kind} needs model.graph=learned, got "
+                             f"model.graph={self.graph}")
         if self.symmetry != "none":  # it pairs the directions of the all-pairs edge order
             raise ValueError(f"model.candidates={kind} needs model.symmetry=none, got {self.symmetry}")
         for net in (self.encoder, self.decoder):
+            if net is None:  # the supervised objective has no decoder
+                continue
             net = getattr(net, "_orig_mod", net)  # under torch.compile
             if "candidates" not in inspect.signature(net.forward).parameters:
                 raise ValueError(f"model.candidates={kind}: the {type(net).__name__} runs on all "

@@ -12,6 +12,8 @@ import torch
 from torch.nn import functional as F
 
 from nri import losses, metrics
+from nri.models.candidate_graph import true_edge_lists
+from nri.models.candidates import candidate_labels
 from nri.models.graph import CandidateEdges
 from nri.models.symmetry import symmetry_penalty
 
@@ -96,20 +98,33 @@ class ELBO(NLL):
 
 
 class Supervised(Objective):
-    """The encoder alone: cross-entropy of its logits on the true edge types."""
+    """The encoder alone: cross-entropy of its logits on the true edge types (on candidate edges:
+    edge or not, over the real slots)."""
 
     name = "supervised"
     needs_decoder = False
     needs_encoder = True
 
     def training(self, module, batch, logits):
-        ce = F.cross_entropy(logits.reshape(-1, module.edge_types), batch["edges"].reshape(-1))
-        return {"train/ce": ce, "train/edge_acc": metrics.edge_accuracy(logits, batch["edges"]),
-                "train/loss": ce}
+        ce, acc = self._scores(module, batch, logits)
+        return {"train/ce": ce, "train/edge_acc": acc, "train/loss": ce}
 
     def validation(self, module, batch, logits):
-        ce = F.cross_entropy(logits.reshape(-1, module.edge_types), batch["edges"].reshape(-1))
+        ce, _ = self._scores(module, batch, logits)
         return {"val/ce": ce, "val/loss": ce}
+
+    @staticmethod
+    def _scores(module, batch, logits) -> tuple[torch.Tensor, torch.Tensor]:
+        candidates = candidates_of(batch)
+        if candidates is None:
+            labels = batch["edges"]
+            ce = F.cross_entropy(logits.reshape(-1, module.edge_types), labels.reshape(-1))
+            return ce, metrics.edge_accuracy(logits, labels)
+        true = true_edge_lists(batch, module.num_atoms)
+        labels = candidate_labels(candidates, true).long()  # [B, E]
+        keep = candidates.mask if candidates.mask is not None else torch.ones_like(labels, dtype=torch.bool)
+        ce = F.cross_entropy(logits[keep], labels[keep])
+        return ce, (logits[keep].argmax(-1) == labels[keep]).float().mean()
 
 
 OBJECTIVES: dict[str, type[Objective]] = {cls.name: cls for cls in (ELBO, NLL, Supervised)}
