@@ -121,7 +121,7 @@ class NRIModule(pl.LightningModule):
             net = getattr(net, "_orig_mod", net)  # under torch.compile
             if "candidates" not in inspect.signature(net.forward).parameters:
                 raise ValueError(f"model.candidates={kind}: the {type(net).__name__} runs on all "
-                                 f"pairs only; use encoder=mlp and decoder=mlp (or model.candidates=all)")
+                                 f"pairs only; use encoder=mlp or cnn and decoder=mlp (or model.candidates=all)")
 
     def with_candidates(self, batch: dict[str, Any], frames: int) -> dict[str, Any]:
         """The batch with its candidate edges from its first ``frames`` frames under
