@@ -25,6 +25,27 @@ def temp_beside(path: Path) -> Path:
     return Path(name)
 
 
+def remove_stale_temporaries(finals: Iterable[Path]) -> list[Path]:
+    """Remove the temporaries an interrupted writer left beside ``finals``; returns what it removed.
+
+    They are the hidden ``.<name>.<random>.tmp`` files of :func:`temp_beside`: a run killed before
+    its renames leaves them (they can be as large as the dataset), and nothing else writes them.
+    """
+    removed = []
+    for final in finals:
+        final = Path(final)
+        if not final.parent.is_dir():
+            continue
+        for tmp in final.parent.glob(f".{glob_escape(final.name)}.*.tmp"):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
 def _write_npy(tmp: Path, array: np.ndarray) -> None:
     # np.save on a path would append ".npy" to the temp name; a file handle avoids that.
     with open(tmp, "wb") as fh:

@@ -14,14 +14,18 @@ from omegaconf import DictConfig, OmegaConf
 
 from nri.atomic import atomic_write_json as write_json
 from nri.build import finite
+from nri.checkpoints import prepare_eval
 from nri.cli import exits_on_user_error
 from nri.conf_path import CONFIG_PATH
 from nri.config_errors import exit_on_config_error
 from nri.data.datamodule import DatasetError, NRIDataModule
 from nri.models.module import NRIModule
+from nri.quiet import quiet
+from nri.report import data_record, show_results
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    prepare_eval(cfg)  # a readable nri checkpoint; without data_dir, the checkpoint's data folder
     ckpt = Path(cfg.ckpt_path)
     if not ckpt.exists():
         raise DatasetError(f"checkpoint {ckpt} does not exist")
@@ -30,7 +34,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     hp = module.hparams
     datamodule = NRIDataModule(dict(hp["dataset"]), cfg.data_dir, batch_size=int(cfg.batch_size),
                                shuffle=False, normalization=hp["normalization"])
-    trainer = hydra.utils.instantiate(cfg.trainer)
+    bar = [hydra.utils.instantiate(cfg.progress_bar)] if cfg.trainer.enable_progress_bar else []
+    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=bar)
     if cfg.split == "valid":
         trainer.validate(module, datamodule=datamodule, verbose=False)
         results = dict(trainer.callback_metrics)
@@ -41,10 +46,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         raise ValueError(f"split must be test or valid, got {cfg.split!r}")
     results = finite(dict(results))
     out = Path(cfg.paths.output_dir) / "metrics.json"
-    write_json(out, {"metrics": results, "ckpt_path": str(ckpt), "split": cfg.split})
-    for k, v in sorted(results.items()):
-        if not isinstance(v, list):
-            print(f"[nri] {k} = {v:.6g}")
+    write_json(out, {"metrics": results, "ckpt_path": str(ckpt), "split": cfg.split,
+                     "data": data_record(datamodule)})
+    show_results(results, "test" if cfg.split == "test" else "val", out.parent)
     return results
 
 
@@ -72,6 +76,7 @@ def apply_protocol_overrides(module: NRIModule, overrides: Any) -> None:
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="eval")
 @exits_on_user_error()
 def main(cfg: DictConfig) -> None:
+    quiet()
     evaluate(cfg)
 
 

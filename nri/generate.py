@@ -16,6 +16,8 @@ from nri.cli import exits_on_user_error, fail
 from nri.conf_path import CONFIG_PATH
 from nri.data.sim.generate_dataset import GENERATORS, write_dataset
 from nri.data.sources import PREPARERS, prepare
+from nri.quiet import quiet
+from nri.run_dir import require_writable
 
 log = logging.getLogger("nri.generate")
 
@@ -25,6 +27,7 @@ _GRAPH_KEYS = ("graph", "mean_degree")  # simulators with sparse graph families 
 
 def run(cfg: DictConfig) -> dict:
     """Write the dataset ``cfg.dataset`` describes into ``cfg.paths.data_dir``; returns paths."""
+    require_writable(to_absolute_path(cfg.paths.data_dir), "paths.data_dir")
     dataset = cfg.dataset
     if dataset.name in PREPARERS:
         real_dir = cfg.paths.get("real_data_dir")
@@ -51,6 +54,7 @@ def run(cfg: DictConfig) -> dict:
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="generate")
 @exits_on_user_error(FileNotFoundError, FileExistsError, ValueError)
 def _main(cfg: DictConfig) -> None:
+    quiet()
     paths = run(cfg)
     print(f"[nri] dataset: {paths['metadata']}")
 

@@ -25,8 +25,10 @@ from nri.cli import exits_on_user_error
 from nri.conf_path import CONFIG_PATH
 from nri.data.custom.trajectories import Trajectories
 from nri.data.errors import DatasetError, InputError
+from nri.infer_report import infer_summary
 from nri.inference import edge_list, object_label, run_inference, type_identity
 from nri.models.graph import edge_index
+from nri.quiet import quiet
 from nri.viz import infer as viz
 
 
@@ -80,8 +82,8 @@ def readme(identity: dict[str, Any], rollout: int) -> str:
         "                      pairs of an N x N matrix read row by row (edge_index.csv lists them)",
         "edge_probs_mean.npy   [E, K] mean over the samples",
         "graph.json            the most likely type of each edge, for the mean and for every sample",
-        "graph.png             the mean graph over the objects' mean positions (first two features);",
-        "                      arrow width = probability",
+        "graph.png             the mean graph over the objects' mean positions (first two features),",
+        "                      or on a circle when those carry no structure; arrow width = probability",
         "graph_samples.png     the same for the first samples",
         "edge_probs.png        the mean probabilities as [receiver, sender] matrices",
         "summary.json          input, checkpoint, windows and the edge-type identity below",
@@ -120,15 +122,17 @@ def output_files(res: dict[str, Any], cfg: DictConfig, out: Path) -> tuple[dict,
         "edge_type_identity": identity,
     }
     positions = raw[..., :2].mean(axis=2) if traj.dims >= 2 else None  # [W, N, 2]
+    extents = np.ptp(raw[..., :2], axis=(1, 2)).max(-1) if traj.dims >= 2 else None  # [W] spatial range
     shown = min(len(prob), int(cfg.plot_samples))
     titles = [f"sample {i}" for i in range(shown)]
     axes = traj.features[:2]
     figures = {
         "graph.png": viz.graph_figure(mean, None if positions is None else positions.mean(0), objects,
-                                      skip_first, f"mean over {len(prob)} samples", axes),
+                                      skip_first, f"mean over {len(prob)} samples", axes,
+                                      None if extents is None else float(extents.mean())),
         "graph_samples.png": viz.graphs_figure(prob[:shown], None if positions is None
                                                else positions[:shown], objects, skip_first, titles,
-                                               axes),
+                                               axes, None if extents is None else extents[:shown]),
         "edge_probs.png": viz.prob_heatmap_figure(mean, objects, skip_first),
     }
     arrays = {"edge_probs.npy": prob, "edge_probs_mean.npy": mean}
@@ -167,6 +171,7 @@ def infer(cfg: DictConfig) -> dict[str, Path]:
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="infer")
 @exits_on_user_error()
 def main(cfg: DictConfig) -> None:
+    quiet()
     try:
         missing = [k for k in ("ckpt_path", "input") if OmegaConf.is_missing(cfg, k)]
         if missing:
@@ -179,7 +184,7 @@ def main(cfg: DictConfig) -> None:
         except OSError:
             pass
         raise
-    print(f"[nri] wrote {len(files)} files to {next(iter(files.values())).parent}")
+    print(infer_summary(next(iter(files.values())).parent, files))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.nn import functional as F
 
 from nri import metrics
+from nri.checkpoints import read_checkpoint
 from nri.data.custom.trajectories import (
     Trajectories,
     csv_header,
@@ -25,6 +26,7 @@ from nri.data.custom.trajectories import (
 from nri.data.datamodule import edge_labels
 from nri.data.errors import InputError
 from nri.data.normalization import apply_normalization, invert_normalization
+from nri.input_checks import check_scaled_range, warn_irregular_times
 from nri.models.graph import edge_index
 from nri.models.module import NRIModule
 
@@ -34,6 +36,7 @@ def load_model(ckpt_path: str | Path, need_encoder: bool = True) -> NRIModule:
     path = Path(ckpt_path).expanduser()
     if not path.is_file():
         raise InputError(f"{path}: no such checkpoint")
+    read_checkpoint(path)  # one line for a truncated, foreign or incompatible file
     try:
         module = NRIModule.load_from_checkpoint(path, map_location="cpu")
     except Exception as err:  # not a checkpoint, or one of another model
@@ -67,6 +70,7 @@ def read_input(cfg: DictConfig, dataset: dict[str, Any]) -> Trajectories:
                          "the columns with features=[…]")
     if cfg.edges:
         traj.edges = read_edges(cfg.edges, traj)
+    warn_irregular_times(traj)
     return traj
 
 
@@ -164,7 +168,9 @@ def run_inference(cfg: DictConfig) -> dict[str, Any]:
             raise InputError(f"edge labels go up to type {labels.max()} but the model has "
                              f"{ds['edge_types']} edge types")
     batch = int(cfg.batch_size)
-    x = torch.from_numpy(apply_normalization(raw, norm))
+    scaled = apply_normalization(raw, norm)
+    check_scaled_range(scaled, raw, traj, index)
+    x = torch.from_numpy(scaled)
     prob = edge_probabilities(module, x, steps, batch)
     pred = None
     if rollout:

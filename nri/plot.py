@@ -31,6 +31,7 @@ from nri.data.custom.trajectories import InputError
 from nri.data.datamodule import edge_labels, read_split
 from nri.data.normalization import apply_normalization, invert_normalization
 from nri.inference import load_model
+from nri.quiet import quiet
 
 OPTIONS = {"run_dir": "???", "out_dir": None, "data_dir": None, "ckpt": None, "samples": 3}
 
@@ -179,6 +180,7 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None, data_dir: s
 @exits_on_user_error()
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    quiet()
     if {"-h", "--help"} & set(argv):
         print(__doc__.strip())
         print(f"\nOptions (key=value) and their defaults: {OPTIONS}")

@@ -24,8 +24,12 @@ from nri.conf_path import CONFIG_PATH
 from nri.config_errors import exit_on_config_error
 from nri.models.module import model_settings
 from nri.plain import plain
+from nri.quiet import quiet
+from nri.report import announce, data_record, show_results
 from nri.runtime import keep_freed_memory
 from nri.schema import TOP_LEVEL_NODES, TrainerConfig, TrainRunConfig, checked
+from nri.tensorboard import record_hparams, run_hparams
+from nri.validate import validate_run_config
 
 log = logging.getLogger("nri.train")
 
@@ -37,6 +41,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     checked(TrainRunConfig, {k: None if k in TOP_LEVEL_NODES else cfg[k] for k in cfg if k != "hydra"})
     model_settings(plain(cfg.model))
     checked(TrainerConfig, plain(cfg.trainer), "trainer")
+    validate_run_config(cfg)  # dataset, datamodule, component and resume checks before any data is read
     if cfg.keep_freed_memory:
         keep_freed_memory()  # before the first large allocation; see nri/runtime.py
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
@@ -54,9 +59,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     datamodule.setup("fit")
     module = build_module(cfg, datamodule.normalization)
     trainer = build_trainer(cfg)
+    announce(cfg, datamodule, out_dir)
     for lg in trainer.loggers:
-        lg.log_hyperparams(plain({k: cfg[k] for k in ("dataset", "encoder", "decoder", "model", "seed")
-                                  if k in cfg}))
+        lg.log_hyperparams(run_hparams(cfg))
     results: dict[str, Any] = {}
     started = time.perf_counter()
     trainable = any(p.requires_grad for p in module.parameters())
@@ -73,22 +78,21 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         results.update(getattr(module, "test_results", {}))
         results.update({k: v for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
     results = finite(results)
+    record_hparams(trainer.loggers, run_hparams(cfg), results, trainer.global_step)
     if trainer.is_global_zero:
         payload = {"metrics": results, "best_ckpt": best, "config": plain(cfg.model),
                    "dataset": plain(cfg.dataset), "encoder": plain(cfg.encoder),
-                   "decoder": plain(cfg.decoder), "seed": int(cfg.seed)}
+                   "decoder": plain(cfg.decoder), "seed": int(cfg.seed),
+                   "data": data_record(datamodule)}
         write_json(out_dir / "metrics.json", payload)
-        summary = {k: results[k] for k in ("test/edge_acc", "test/edge_acc_perm", "test/auroc",
-                                           "test/mse_1", "test/mse_10", "test/mse_20") if k in results}
-        print(f"[nri] run dir: {out_dir}")
-        for k, v in summary.items():
-            print(f"[nri] {k} = {v:.6g}")
+        show_results(results, "test", out_dir)
     return results
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="train")
 @exits_on_user_error()
 def main(cfg: DictConfig) -> float | None:
+    quiet()
     results = run(cfg)
     value = results.get(cfg.model.monitor)
     return float(value) if value is not None else None

@@ -14,6 +14,7 @@ from torch.nn import functional as F
 from nri.data.datamodule import edge_labels
 from nri.data.normalization import apply_normalization, fit_normalization, invert_normalization
 from nri.data.sim import simulate
+from nri.errors import ConfigError
 from nri.models.baselines import LSTMJoint, LSTMSingle, StaticDecoder
 from nri.models.correlation import CorrelationEncoder, pair_correlation
 from nri.models.graph import adjacency_to_edges, edges_to_adjacency
@@ -180,7 +181,7 @@ def test_every_row_trains_and_tests(row, tiny_springs, tmp_path):
 
 def test_static_row_scores_the_copy_of_the_last_frame(tiny_springs, tmp_path):
     results, _ = row_run("static", tiny_springs, tmp_path)
-    from conftest import TINY_DATASET
+    from tiny_data import TINY_DATASET
 
     from nri.data.datamodule import read_split
 
@@ -192,7 +193,7 @@ def test_static_row_scores_the_copy_of_the_last_frame(tiny_springs, tmp_path):
 
 
 def test_corr_lstm_reads_the_lstm_single_run(tiny_springs, tmp_path):
-    with pytest.raises(FileNotFoundError, match="row=lstm_single"):
+    with pytest.raises(ConfigError, match="row=lstm_single"):  # refused before any data is read
         row_run("corr_lstm", tiny_springs, tmp_path, "table1_springs")
     GlobalHydra.instance().clear()
     row_run("lstm_single", tiny_springs, tmp_path)

@@ -39,7 +39,7 @@ def test_gpu_training_compiled(tiny_springs, tmp_path):
 
 
 def test_gpu_optimizer_is_fused(tiny_springs):
-    from conftest import TINY_DATASET
+    from tiny_data import TINY_DATASET
 
     from nri.models.module import NRIModule
 
@@ -48,7 +48,7 @@ def test_gpu_optimizer_is_fused(tiny_springs):
 
 
 def test_gpu_and_cpu_forward_agree(tiny_springs):
-    from conftest import TINY_DATASET
+    from tiny_data import TINY_DATASET
 
     from nri.models.module import NRIModule
 

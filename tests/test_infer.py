@@ -310,3 +310,57 @@ def test_plot_help_prints_the_usage_and_the_options(capsys):
     plot_main(["--help"])
     out = capsys.readouterr().out
     assert out.startswith("Pictures of a training run") and "'run_dir': '???'" in out
+
+
+def test_infer_summary_names_the_input_the_strongest_edges_and_the_files(system, npy_run, tmp_path):
+    from nri.infer_report import infer_summary
+
+    out = tmp_path / "infer"
+    files = infer(infer_cfg(npy_run, system["dir"] / "system.npy", out,
+                            f"edges={system['dir'] / 'system_edges.npy'}", "rollout=2"))
+    text = infer_summary(out, files, top=5)
+    lines = text.splitlines()
+    assert lines[0].startswith(f"[nri] input {system['dir'] / 'system.npy'}: {N} objects, "
+                               f"{len(system['x'])} samples of 11 frames (the encoder reads 9)")
+    edges = [line.split() for line in lines if " -> " in line]
+    assert len(edges) == 5
+    strengths = [float(e[3]) for e in edges]
+    assert strengths == sorted(strengths, reverse=True)
+    mean = np.load(out / "edge_probs_mean.npy")  # skip_first=false: the most likely type's probability
+    assert strengths[0] == pytest.approx(mean.max(), abs=5e-4)
+    assert any(line.startswith("[nri] against the given edges: accuracy ") for line in lines)
+    assert lines[-1].startswith(f"[nri] wrote {len(files)} files to {out}: README.txt, ")
+
+
+def test_graph_is_drawn_on_a_circle_when_positions_carry_no_structure():
+    from nri.viz import infer as viz
+
+    rng = np.random.default_rng(0)
+    spread = viz.circle_positions(5) * 2.0
+    centred = rng.normal(scale=0.01, size=(5, 2))  # every object averages to the middle
+    assert viz.positions_carry_structure(spread, extent=4.0)
+    assert not viz.positions_carry_structure(centred, extent=4.0)
+    assert viz.positions_carry_structure(centred, extent=None)  # no range to compare with
+    crowded = np.array([[0.0, 0.0], [0.001, 0.0], [1.0, 1.0], [2.0, 0.0], [0.0, 2.0]])
+    assert not viz.positions_carry_structure(crowded, extent=None)  # two nodes on top of each other
+    prob = np.full((20, 2), 0.5)
+    on_circle = viz.graph_figure(prob, centred, list(range(5)), True, "t", ["x", "y"], extent=4.0)
+    at_positions = viz.graph_figure(prob, spread, list(range(5)), True, "t", ["x", "y"], extent=4.0)
+    assert not on_circle.axes[0].axison and at_positions.axes[0].get_xlabel() == "mean x"
+    panels = viz.graphs_figure(np.stack([prob, prob]), np.stack([centred, spread]), list(range(5)), True,
+                               ["a", "b"], ["x", "y"], extents=[4.0, 4.0])
+    assert [ax.axison for ax in panels.axes[:2]] == [False, True]
+
+
+def test_learning_curves_put_a_split_of_another_scale_on_its_own_axis():
+    from nri.viz import infer as viz
+
+    epochs = np.arange(5.0)
+    curves = {"mse": {"train": (epochs, np.linspace(1e-2, 1e-3, 5)), "val": (epochs, np.linspace(3e-5, 2e-5, 5))},
+              "edge_acc": {"train": (epochs, np.linspace(0.5, 0.9, 5)), "val": (epochs, np.linspace(0.5, 0.8, 5))}}
+    fig = viz.learning_curves_figure(curves)
+    mse_ax, acc_ax = fig.axes[0], fig.axes[1]
+    twins = [ax for ax in fig.axes[2:] if ax.get_ylabel() == "val"]  # the right-hand axes come last
+    assert len(twins) == 1 and mse_ax.get_ylabel() == "train" and acc_ax.get_ylabel() == ""
+    ((_, val_values),) = [line.get_data() for line in twins[0].get_lines()]
+    np.testing.assert_allclose(val_values, curves["mse"]["val"][1])

@@ -88,7 +88,7 @@ def test_unknown_schedule_is_an_error():
 
 
 def test_module_weighs_features_by_their_variance_and_rejects_a_wrong_count():
-    from conftest import TINY_DATASET
+    from tiny_data import TINY_DATASET
 
     from nri.models.module import NRIModule
 

@@ -6,8 +6,8 @@ import functools
 
 import pytest
 import torch
-from conftest import TINY_DATASET
 from hydra_utils import tiny_train_cfg
+from tiny_data import TINY_DATASET
 
 from nri import metrics
 from nri.metrics import EdgeMetrics, ForecastMSE

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TINY_DATASET
 from hydra_utils import compose_cfg
+from tiny_data import TINY_DATASET
 
 from nri.config_errors import ConfigError
 from nri.models.module import NRIModule, model_settings

@@ -54,7 +54,7 @@ def test_metrics_file_records_training_scalars_and_time(tiny_springs, tmp_path):
 @pytest.mark.slow
 def test_training_learns_the_springs_graph(tmp_path_factory, tmp_path):
     """A few epochs on a thousand simulations already beat chance clearly."""
-    from conftest import write_tiny_springs
+    from tiny_data import write_tiny_springs
 
     data = write_tiny_springs(tmp_path_factory.mktemp("learn"), sizes={
         "train": (1000, 2000), "valid": (100, 2000), "test": (100, 4000)})
@@ -180,7 +180,7 @@ def test_unsupported_compile_modes_are_refused_before_any_work(tmp_path, setting
 
 
 def test_cpu_optimizer_keeps_the_default_implementation():
-    from conftest import TINY_DATASET
+    from tiny_data import TINY_DATASET
 
     from nri.models.module import NRIModule
 

@@ -19,6 +19,7 @@ import torch
 from pytorch_lightning.loggers import TensorBoardLogger
 
 from nri import metrics
+from nri.callbacks.figures import KeepsFirstValidationSample
 from nri.data.normalization import invert_normalization
 from nri.models.graph import edges_to_adjacency
 
@@ -78,7 +79,7 @@ def draw_sample(dataset: dict[str, Any], x: torch.Tensor, prob: torch.Tensor | N
     return plot_court(loc, p_edge, path, court=court, title=title)
 
 
-class RealGraphPicture(pl.Callback):
+class RealGraphPicture(KeepsFirstValidationSample):
     """After validation, draw the first validation sample with the edges the encoder infers.
 
     Writes ``<out_dir>/val_graph.png`` (the latest epoch) and logs ``val/graph`` to TensorBoard.
@@ -88,19 +89,13 @@ class RealGraphPicture(pl.Callback):
     def __init__(self, out_dir: str | Path, every_n_epochs: int = 1):
         self.out_dir = Path(out_dir)
         self.every_n_epochs = max(1, int(every_n_epochs))
-        self._sample: dict[str, torch.Tensor] | None = None
-
-    def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
-                                batch: dict[str, torch.Tensor], batch_idx: int,
-                                dataloader_idx: int = 0) -> None:
-        if batch_idx == 0 and dataloader_idx == 0:
-            self._sample = {k: v[0].detach().cpu() for k, v in batch.items()}
 
     def picture(self, pl_module: pl.LightningModule, path: Path):
         """The current model's picture of the kept sample (None when there is nothing to draw)."""
         if self._sample is None or getattr(pl_module, "graph", None) != "learned":
             return None
-        x = self._sample["x"]
+        sample = {k: v[0].cpu() for k, v in self._sample.items()}
+        x = sample["x"]
         example = getattr(pl_module, "last_val_example", None)
         if example is not None:
             prob = example["prob"]
@@ -109,7 +104,7 @@ class RealGraphPicture(pl.Callback):
             with torch.no_grad():
                 logits = pl_module.encode(x[None, :, :steps].to(pl_module.device))
             prob = logits[0].softmax(-1).cpu()
-        return draw_sample(pl_module.ds, x, prob, self._sample.get("edges"),
+        return draw_sample(pl_module.ds, x, prob, sample.get("edges"),
                            pl_module.hparams.get("normalization"), path,
                            title=f"{pl_module.ds.get('name')}: {x.shape[0]} most likely pairs, "
                                  f"epoch {pl_module.current_epoch}")

@@ -8,11 +8,15 @@ Two on-disk formats, both in the reference layout:
   with its own training min/max.
 
 Edge labels ``edges_{split}{suffix}.npy`` [S, N, N] are optional; their off-diagonal entries, read
-row-major (receiver = row), become [S, E] integer labels, mapped from {-1, 1} to {0, 1} when
-negative values occur (the charged simulation). A dataset drawn on a sparse graph family
+row-major (receiver = row), become [S, E] integer labels in [0, edge_types). A split whose labels
+are all -1 or 1 is the charged simulation's product of charges and is mapped to {0, 1}; any other
+negative or too large label is refused, naming the file. A dataset drawn on a sparse graph family
 (``dataset.graph`` other than ``dense``) has edge lists ``edge_index_{split}{suffix}.npy``
 [S, 2, M_max] instead (nri/data/sim/sparse_edges.py); batches then carry ``edge_index``
 [B, 2, M_max] (row 0 receivers, row 1 senders, -1 padding) in place of ``edges``.
+
+``dataset.num_train`` / ``num_valid`` / ``num_test`` smaller than a split's files select its first
+samples; the sizes used travel in the checkpoint with the data folder and the normalisation.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ from nri.data.sim.sparse_edges import EDGE_INDEX_KIND
 from nri.data.sources import prepare
 
 SPLITS = ("train", "valid", "test")
+SPLIT_SIZE_KEYS = {"train": "num_train", "valid": "num_valid", "test": "num_test"}
+GENERATION_SIZES = ("num_train", "num_valid", "num_test", "length", "length_test", "sample_freq")
+NPY_MAGIC = b"\x93NUMPY"
 
 
 class TensorBatches(Dataset):
@@ -78,28 +85,38 @@ def generate_hint(dataset: dict[str, Any]) -> str:
         return f"python -m nri.train dataset=custom dataset.path={dataset['path']}"
     if name in ("motion", "sports"):
         return f"python -m nri.generate dataset={name}"
-    return f"python -m nri.generate dataset={name} dataset.num_atoms={dataset['num_atoms']}"
+    # the sizes too: nri.generate refuses a folder whose dataset was made with other ones
+    sizes = "".join(f" dataset.{key}={dataset[key]}" for key in GENERATION_SIZES if key in dataset)
+    return f"python -m nri.generate dataset={name} dataset.num_atoms={dataset['num_atoms']}{sizes}"
 
 
 def _load(path: Path, dataset: dict[str, Any]) -> np.ndarray:
     if not path.exists():
         raise DatasetError(f"missing data file {path}; make the dataset with `{generate_hint(dataset)}` "
                            f"(add paths.data_dir={path.parent} if it lives elsewhere)")
+    with open(path, "rb") as fh:
+        if fh.read(len(NPY_MAGIC)) != NPY_MAGIC:
+            raise DatasetError(f"{path} is not a .npy file (no NumPy header); regenerate it with "
+                               f"`{generate_hint(dataset)}`")
     try:
         return np.load(path, allow_pickle=False)
     except Exception as err:  # corrupt or truncated file
-        raise DatasetError(f"cannot read {path}: {err}") from err
+        raise DatasetError(f"cannot read {path}: {str(err).splitlines()[0]}") from err
 
 
 def edge_labels(adj: np.ndarray) -> np.ndarray:
     """Off-diagonal entries in edge order, as int64 labels.
+
+    The charged simulation writes the product of two charges, -1 or 1; a split whose labels are
+    all -1 or 1 (with at least one -1) is read as that convention, (x + 1) / 2. Every other
+    split is read as it is (:func:`check_edge_labels` refuses what cannot be a label).
 
     Shapes: adj [S, N, N] -> [S, N(N-1)]
     """
     n = adj.shape[-1]
     off_diag = ~np.eye(n, dtype=bool)
     flat = adj[:, off_diag]  # row-major: receiver i, sender j
-    if flat.size and flat.min() < 0:
+    if charge_products(flat):
         flat = (flat + 1) / 2
     return np.rint(flat).astype(np.int64)
 
@@ -123,6 +140,46 @@ def _read_edge_lists(path: Path, dataset: dict[str, Any], num_sims: int) -> np.n
     if lists.size and (lists.min() < -1 or lists.max() >= n):
         raise DatasetError(f"{path} names objects outside [0, {n}) (or padding other than -1)")
     return lists.astype(np.int64, copy=False)
+
+
+def charge_products(flat: np.ndarray) -> bool:
+    """Whether labels follow the charged convention: every value -1 or 1, some -1."""
+    return bool(flat.size) and bool(np.isin(flat, (-1, 1)).all()) and bool((flat == -1).any())
+
+
+def check_edge_labels(adj: np.ndarray, path: Path, edge_types: int) -> None:
+    """Refuse labels that are not integers in [0, edge_types) (after the charged convention).
+
+    Shapes: adj [S, N, N]
+    """
+    off_diag = ~np.eye(adj.shape[-1], dtype=bool)
+    flat = adj[:, off_diag]
+    if not flat.size or charge_products(flat):
+        return
+    if not np.isfinite(flat).all() or (flat != np.rint(flat)).any():
+        raise DatasetError(f"{path} holds edge labels that are not whole numbers; labels are types "
+                           f"0..{edge_types - 1}")
+    low, high = flat.min(), flat.max()
+    if low < 0 or high >= edge_types:
+        bad = low if low < 0 else high
+        raise DatasetError(f"{path} holds edge label {bad:g} but dataset.edge_types={edge_types} allows "
+                           f"0..{edge_types - 1} (or all -1/1 for charge products); fix the labels or "
+                           "set dataset.edge_types")
+
+
+def check_finite(feats: np.ndarray, source: Path | tuple[Path, Path]) -> None:
+    """Refuse NaN or inf, naming the file that holds it (loc or vel for the locvel format).
+
+    Shapes: feats [S, N, T, D]; with two files, the first D/2 features come from the first
+    """
+    bad = ~np.isfinite(feats)
+    if not bad.any():
+        return
+    if isinstance(source, tuple):
+        half = feats.shape[-1] // 2
+        source = source[0] if bad[..., :half].any() else source[1]
+    samples = int(bad.any(axis=(1, 2, 3)).sum())
+    raise DatasetError(f"{source} contains NaN or inf in {samples} sample(s); regenerate or clean it")
 
 
 def read_split(data_dir: Path, split: str, dataset: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None]:
@@ -163,9 +220,7 @@ def read_split(data_dir: Path, split: str, dataset: dict[str, Any]) -> tuple[np.
                            f"{dataset['dims']}")
     if not np.issubdtype(feats.dtype, np.floating):
         raise DatasetError(f"{first} has dtype {feats.dtype}; expected floating point")
-    if not np.isfinite(feats).all():
-        bad = int((~np.isfinite(feats)).any(axis=(1, 2, 3)).sum())
-        raise DatasetError(f"{first} contains NaN or inf in {bad} sample(s); regenerate or clean it")
+    check_finite(feats, first if fmt == "feat" else (loc_path, vel_path))
     edges = None
     edge_path = data_dir / f"edges_{split}{suffix}.npy"
     if dataset["has_edges"] and has_edge_lists(dataset):
@@ -176,6 +231,7 @@ def read_split(data_dir: Path, split: str, dataset: dict[str, Any]) -> tuple[np.
         if edges.shape != (feats.shape[0], n_expected, n_expected):
             raise DatasetError(f"{edge_path} has shape {edges.shape}; expected "
                                f"{(feats.shape[0], n_expected, n_expected)} [S, N, N]")
+        check_edge_labels(edges, edge_path, int(dataset["edge_types"]))
     return feats.astype(np.float32, copy=False), edges
 
 
@@ -199,6 +255,7 @@ class NRIDataModule(pl.LightningDataModule):
         # given (e.g. from a checkpoint) or fitted on the training split in setup()
         self.normalization: dict[str, Any] | None = normalization
         self.splits: dict[str, TensorBatches] = {}
+        self.sizes: dict[str, int] = {}  # samples used per split, filled by load()
         self.real_data_dir = real_data_dir
         # file prefix of per-sample candidate edge lists [S, 2, M_max] (model.candidates=given)
         self.candidate_lists = candidate_lists
@@ -232,17 +289,16 @@ class NRIDataModule(pl.LightningDataModule):
     def load(self) -> None:
         """Read, check and scale all splits into memory."""
         self.check_files()
-        raw = {s: read_split(self.data_dir, s, self.ds) for s in SPLITS}
+        raw = {s: self.first_samples(s, *read_split(self.data_dir, s, self.ds)) for s in SPLITS}
         train_x = raw["train"][0]
         if self.train_fraction < 1.0:
             keep = max(1, int(round(train_x.shape[0] * self.train_fraction)))
             raw["train"] = (train_x[:keep], None if raw["train"][1] is None else raw["train"][1][:keep])
+        self.sizes = {split: int(feats.shape[0]) for split, (feats, _) in raw.items()}
         if self.normalization is None:
             self.normalization = fit_normalization(raw["train"][0], self.ds)
+        self.check_protocol({split: feats.shape[2] for split, (feats, _) in raw.items()})
         for split, (feats, edges) in raw.items():
-            if feats.shape[2] < self.ds["train_steps"]:
-                raise DatasetError(f"{split} trajectories have {feats.shape[2]} frames but "
-                                   f"dataset.train_steps={self.ds['train_steps']}")
             x = torch.from_numpy(apply_normalization(feats, self.normalization, self.ds))
             extras = {}
             if edges is not None and has_edge_lists(self.ds):
@@ -253,6 +309,41 @@ class NRIDataModule(pl.LightningDataModule):
                 path = self.data_dir / f"{self.candidate_lists}_{split}{self.ds['suffix']}.npy"
                 extras["candidate_index"] = torch.from_numpy(_read_edge_lists(path, self.ds, x.shape[0]))
             self.splits[split] = TensorBatches(x, None, extras)
+
+    def first_samples(self, split: str, feats: np.ndarray, edges: np.ndarray | None
+                      ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The first ``dataset.num_<split>`` samples when the files hold more; an empty split is refused.
+
+        Shapes: feats [S, N, T, D], edges [S, N, N] or None -> the same with S <= num_<split>
+        """
+        key = SPLIT_SIZE_KEYS[split]
+        held = feats.shape[0]
+        if held == 0:
+            raise DatasetError(f"the {split} split in {self.data_dir} (suffix {self.ds['suffix']}) holds no "
+                               f"samples; {split} needs at least one (regenerate with `"
+                               f"{generate_hint(self.ds)}`)")
+        wanted = self.ds.get(key)  # only simulated datasets state their sizes
+        if wanted is None or int(wanted) == held:
+            return feats, edges
+        if int(wanted) > held:
+            print(f"[nri] dataset.{key}={wanted} but the {split} files in {self.data_dir} hold {held} "
+                  f"samples: using all {held} (the checkpoint records the sizes used)")
+            return feats, edges
+        print(f"[nri] dataset.{key}={wanted}: using the first {wanted} of the {held} {split} samples "
+              f"in {self.data_dir}")
+        return feats[: int(wanted)], None if edges is None else edges[: int(wanted)]
+
+    def check_protocol(self, frames: dict[str, int]) -> None:
+        """Trajectories long enough for the training window and the test protocol (before training)."""
+        for split, count in frames.items():
+            if count < self.ds["train_steps"]:
+                raise DatasetError(f"{split} trajectories in {self.data_dir} have {count} frames but "
+                                   f"dataset.train_steps={self.ds['train_steps']}")
+        burn_in, horizon = self.ds["test_burn_in"], self.ds["test_horizon"]
+        if horizon is not None and frames["test"] < burn_in + horizon + 1:
+            raise DatasetError(f"test trajectories in {self.data_dir} have {frames['test']} frames but "
+                               f"dataset.test_burn_in={burn_in} + dataset.test_horizon={horizon} needs "
+                               f"{burn_in + horizon + 1}; lower them or generate longer test trajectories")
 
     def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
         return DataLoader(self.splits[split], batch_size=batch_size, shuffle=shuffle,
@@ -269,7 +360,16 @@ class NRIDataModule(pl.LightningDataModule):
         return self._loader("test", False, self.eval_batch_size)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"normalization": self.normalization}
+        """Saved in checkpoints: resume and nri.eval read the data folder and the sizes used from it."""
+        return {"normalization": self.normalization, "data_dir": str(self.data_dir), "sizes": self.sizes}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.normalization = state.get("normalization", self.normalization)
+        """Restore from a checkpoint; data already scaled with other constants is refused (a resume on
+        data that changed since the checkpoint would mix two normalisations)."""
+        saved = state.get("normalization")
+        if saved is not None and self.splits and saved != self.normalization:
+            raise DatasetError(f"the data in {self.data_dir} is not what the checkpoint was trained on "
+                               f"(its normalisation {saved} differs from this data's {self.normalization}); "
+                               "resume on the checkpoint's data")
+        if saved is not None:
+            self.normalization = saved

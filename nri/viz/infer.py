@@ -17,6 +17,10 @@ from matplotlib.figure import Figure
 from nri.models.graph import edge_index
 
 MIN_DRAWN = 0.05  # fainter edges only clutter the picture
+# mean positions spread over less than this fraction of the trajectories' extent are noise (centred
+# data: every object averages to the middle), and nodes closer than this fraction of the spread overlap
+MIN_SPREAD = 0.1
+MIN_SEPARATION = 0.05
 MAX_WIDTH = 5.0
 TYPE_COLORS = ("tab:blue", "tab:red", "tab:green", "tab:purple", "tab:orange", "tab:brown")
 
@@ -94,13 +98,36 @@ def circle_positions(n: int) -> np.ndarray:
     return np.stack([np.cos(angle), np.sin(angle)], axis=1)
 
 
+def positions_carry_structure(positions: np.ndarray, extent: float | None) -> bool:
+    """Whether nodes drawn at ``positions`` show something: spread over at least ``MIN_SPREAD`` of
+    the data's ``extent`` (when given) and no two closer than ``MIN_SEPARATION`` of that spread.
+
+    Shapes: positions [N, 2]
+    """
+    spread = float(np.ptp(positions, axis=0).max()) if len(positions) > 1 else 0.0
+    if spread <= 0 or (extent is not None and spread < MIN_SPREAD * extent):
+        return False
+    gaps = np.linalg.norm(positions[:, None] - positions[None], axis=-1)[np.triu_indices(len(positions), 1)]
+    return bool(gaps.min() >= MIN_SEPARATION * spread)
+
+
+def layout(positions: np.ndarray | None, extent: float | None) -> np.ndarray | None:
+    """``positions`` where they carry structure, else None (the caller draws a circle)."""
+    if positions is None or not positions_carry_structure(positions, extent):
+        return None
+    return positions
+
+
 def graph_figure(prob: np.ndarray, positions: np.ndarray | None, objects: Sequence[str],
-                 skip_first: bool, title: str, axis_names: Sequence[str] | None = None) -> Figure:
-    """One graph drawn over the objects' positions (a circle when there are none).
+                 skip_first: bool, title: str, axis_names: Sequence[str] | None = None,
+                 extent: float | None = None) -> Figure:
+    """One graph drawn over the objects' positions, or on a circle when there are none or they
+    carry no structure (see :func:`positions_carry_structure`; ``extent``: the data's spatial range).
 
     Shapes: prob [E, K]; positions [N, 2] or None
     """
     fig, axes = new_figure(size=(4.6, 4.6))
+    positions = layout(positions, extent)
     pos = circle_positions(len(objects)) if positions is None else positions
     draw_graph(axes[0, 0], prob, pos, objects, skip_first, title,
                None if positions is None else axis_names)
@@ -108,18 +135,20 @@ def graph_figure(prob: np.ndarray, positions: np.ndarray | None, objects: Sequen
 
 
 def graphs_figure(probs: np.ndarray, positions: np.ndarray | None, objects: Sequence[str],
-                  skip_first: bool, titles: Sequence[str], axis_names: Sequence[str] | None = None
-                  ) -> Figure:
-    """Several samples' graphs side by side.
+                  skip_first: bool, titles: Sequence[str], axis_names: Sequence[str] | None = None,
+                  extents: Sequence[float] | None = None) -> Figure:
+    """Several samples' graphs side by side, each laid out as :func:`graph_figure` does.
 
-    Shapes: probs [B, E, K]; positions [B, N, 2] or None
+    Shapes: probs [B, E, K]; positions [B, N, 2] or None; extents [B] or None
     """
     b = len(probs)
     fig, axes = new_figure(1, b, size=(3.6, 3.6))
     for i in range(b):
-        pos = circle_positions(len(objects)) if positions is None else positions[i]
+        own = layout(None if positions is None else positions[i],
+                     None if extents is None else extents[i])
+        pos = circle_positions(len(objects)) if own is None else own
         draw_graph(axes[0, i], probs[i], pos, objects, skip_first, titles[i],
-                   None if positions is None else axis_names)
+                   None if own is None else axis_names)
     return fig
 
 
@@ -181,26 +210,62 @@ def trajectories_figure(true: np.ndarray, pred: np.ndarray, start: int,
     return fig
 
 
+SCALE_RATIO = 10.0  # splits whose typical values differ by more than this get their own y axis
+
+
+def split_axes(ax, series: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, object]:
+    """The axis each split is drawn on: one shared axis, or a right-hand twin for a split whose
+    values are more than ``SCALE_RATIO`` times larger or smaller than the first split's.
+
+    Shapes: series[split] = (epochs [M], values [M])
+    """
+    scale = {split: float(np.median(np.abs(y))) for split, (_, y) in series.items()}
+    first = next(iter(series))
+    axes, twin = {}, None
+    for split in series:
+        lo, hi = sorted((scale[first], scale[split]))
+        if split != first and (lo == 0 or hi / lo > SCALE_RATIO) and hi > 0:
+            twin = twin or ax.twinx()
+            axes[split] = twin
+        else:
+            axes[split] = ax
+    return axes
+
+
 def learning_curves_figure(curves: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]]
                            ) -> Figure:
-    """One panel per quantity (loss, nll, …), one line per split, over epochs.
+    """One panel per quantity (loss, nll, …), one line per split, over epochs; a split on another
+    scale (the training loss sums a multi-step forecast, validation scores one step) gets its
+    own right-hand axis, labelled with the split.
 
     Shapes: curves[quantity][split] = (epochs [M], values [M])
     """
     names = list(curves)
     cols = min(3, len(names))
     rows = -(-len(names) // cols)
-    fig, axes = new_figure(rows, cols, size=(3.6, 2.8))
+    fig, axes = new_figure(rows, cols, size=(3.8, 3.0))
     for ax in axes.flat[len(names):]:
         ax.set_visible(False)
     for ax, name in zip(axes.flat, names, strict=False):
-        for split, (x, y) in curves[name].items():
-            ax.plot(x, y, marker="." if len(x) < 30 else None, label=split)
+        series = curves[name]
+        placed = split_axes(ax, series)
+        log_scale = name in ("loss", "nll") and all((y > 0).all() for _, y in series.values())
+        lines = []
+        for i, (split, (x, y)) in enumerate(series.items()):
+            target = placed[split]
+            lines += target.plot(x, y, color=f"C{i}", marker="." if len(x) < 30 else None, label=split)
+            if log_scale:
+                target.set_yscale("log")
+            if target is not ax:
+                target.set_ylabel(split, color=f"C{i}", fontsize=8)
+                target.tick_params(axis="y", which="both", labelcolor=f"C{i}", labelsize=7)
+        if len(set(map(id, placed.values()))) > 1:
+            ax.set_ylabel(next(iter(series)), color="C0", fontsize=8)
+            ax.tick_params(axis="y", which="both", labelcolor="C0")
+        ax.tick_params(which="both", labelsize=7)
         ax.set_title(name, fontsize=9)
-        ax.set_xlabel("epoch")
-        if name in ("loss", "nll") and all((y > 0).all() for _, y in curves[name].values()):
-            ax.set_yscale("log")
-        ax.legend(fontsize=7)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.legend(lines, [line.get_label() for line in lines], fontsize=7)
     return fig
 
 

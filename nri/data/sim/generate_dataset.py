@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from nri.atomic import atomic_write_text, rename_into_place, temp_beside
+from nri.atomic import atomic_write_text, remove_stale_temporaries, rename_into_place, temp_beside
 from nri.data.errors import DatasetExistsError, GenerationError
 from nri.data.sim import simulate, sparse_dataset
 from nri.data.sim.dataset_checks import already_written, check_physics, is_int
@@ -159,6 +159,9 @@ def write_dataset(
                              graph, mean_degree)
     out = Path(out_dir).expanduser().resolve()
     paths = dataset_paths(name, out, num_atoms, suffix, graph)
+    stale = remove_stale_temporaries(paths.values())  # left by a generation killed before its renames
+    if stale:
+        log.warning("removed %d temporary file(s) left in %s by an interrupted generation", len(stale), out)
     if already_written(paths, params, overwrite):
         log.info("%s already exists with the same parameters in %s; nothing to do",
                  paths["metadata"].name, out)
