@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY_DATASET
 from hydra_utils import tiny_train_cfg
+from tiny_data import TINY_DATASET
 from torch.nn import functional as F
 
 from nri.data.sim.generate_dataset import write_dataset
