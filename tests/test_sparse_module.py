@@ -30,11 +30,12 @@ def _metrics(tiny_springs, run_dir, *extra):
     return run(cfg)
 
 
-def test_all_pairs_as_candidates_reproduce_todays_metrics(tiny_springs, tmp_path):
-    today = _metrics(tiny_springs, tmp_path / "all")
+@pytest.mark.parametrize("decoder", ["mlp", "rnn"])
+def test_all_pairs_as_candidates_reproduce_todays_metrics(tiny_springs, tmp_path, decoder):
+    today = _metrics(tiny_springs, tmp_path / "all", f"decoder={decoder}", "decoder.hidden=16")
     # the N - 1 = 4 nearest of 5 objects are every pair, in edge_index's order, on the candidate path
-    candidates = _metrics(tiny_springs, tmp_path / "knn", "model.candidates=knn",
-                          "model.candidate_k=4")
+    candidates = _metrics(tiny_springs, tmp_path / "knn", f"decoder={decoder}", "decoder.hidden=16",
+                          "model.candidates=knn", "model.candidate_k=4")
     for key in ("val/nll", "val/kl", "test/edge_acc", "test/mse_1", "test/mse_9",
                 "test/candidate_recall"):
         assert candidates[key] == today[key], key
@@ -104,6 +105,9 @@ def test_memory_grows_with_the_edges(candidates, low, high):
 def test_candidates_need_encoders_and_decoders_that_take_them():
     with pytest.raises(ValueError, match="runs on all pairs only"):
         NRIModule(TINY_DATASET, {"candidates": "knn", "candidate_k": 3}, MLP,
+                  {"name": "history", "hidden": 8, "history": 3, "memory": None})
+    with pytest.raises(ValueError, match="dynamic_graph"):
+        NRIModule(TINY_DATASET, {"candidates": "knn", "dynamic_graph": {"test": True}}, MLP,
                   {"name": "rnn", "hidden": 8})
     with pytest.raises(ValueError, match="needs model.graph=learned"):
         NRIModule(TINY_DATASET, {"candidates": "knn", "graph": "true", "objective": "nll"}, MLP, MLP)

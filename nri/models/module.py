@@ -115,13 +115,16 @@ class NRIModule(pl.LightningModule):
                              f"model.graph={self.graph}")
         if self.symmetry != "none":  # it pairs the directions of the all-pairs edge order
             raise ValueError(f"model.candidates={kind} needs model.symmetry=none, got {self.symmetry}")
+        dynamic = self.cfg["dynamic_graph"]
+        if dynamic["train"] or dynamic["test"]:  # re-encoding would need the roll-out's candidates
+            raise ValueError(f"model.candidates={kind} needs model.dynamic_graph.train and .test false")
         for net in (self.encoder, self.decoder):
             if net is None:  # the supervised objective has no decoder
                 continue
             net = getattr(net, "_orig_mod", net)  # under torch.compile
             if "candidates" not in inspect.signature(net.forward).parameters:
                 raise ValueError(f"model.candidates={kind}: the {type(net).__name__} runs on all "
-                                 f"pairs only; use encoder=mlp or cnn and decoder=mlp (or model.candidates=all)")
+                                 f"pairs only; use encoder=mlp or cnn and decoder=mlp or rnn (or model.candidates=all)")
 
     def with_candidates(self, batch: dict[str, Any], frames: int) -> dict[str, Any]:
         """The batch with its candidate edges from its first ``frames`` frames under
@@ -191,13 +194,12 @@ class NRIModule(pl.LightningModule):
 
         Shapes: x [B, N, T, D] -> [B, N, T-1, D]
         """
+        on_candidates = {"candidates": candidates} if candidates is not None else {}
         if self.recurrent:
             kwargs = {"graph_fn": graph_fn} if graph_fn is not None else {}
-            return self.decoder(x, edges, pred_steps, burn_in_steps, **kwargs)
+            return self.decoder(x, edges, pred_steps, burn_in_steps, **kwargs, **on_candidates)
         kwargs = {"prev_frame": prev_frame} if prev_frame is not None else {}
-        if candidates is not None:
-            kwargs["candidates"] = candidates
-        return self.decoder(x, edges, pred_steps, **kwargs)
+        return self.decoder(x, edges, pred_steps, **kwargs, **on_candidates)
 
     def forecast(self, x: torch.Tensor, edges: torch.Tensor | None, burn_in: int, horizon: int,
                  graph_fn=None, candidates=None) -> torch.Tensor:
@@ -206,7 +208,8 @@ class NRIModule(pl.LightningModule):
         Shapes: x [B, N, T, D] with T > burn_in + horizon -> [B, N, horizon, D]
         """
         if self.recurrent:
-            out = self.decode(x[:, :, : burn_in + horizon + 1], edges, 1, burn_in, graph_fn)
+            out = self.decode(x[:, :, : burn_in + horizon + 1], edges, 1, burn_in, graph_fn,
+                              candidates=candidates)
             return out[:, :, burn_in: burn_in + horizon]
         if self.reads_history:  # its memory starts at frame 0, not at the burn-in
             out = self.decoder(x[:, :, : burn_in + horizon + 1], edges, horizon, burn_in_steps=burn_in)
