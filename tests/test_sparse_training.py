@@ -10,8 +10,13 @@ import torch
 from nri import losses
 from nri.data.datamodule import NRIDataModule
 from nri.data.sim.generate_dataset import write_dataset
-from nri.models.candidate_graph import CandidateGraph, candidate_scores, true_edge_lists
-from nri.models.candidates import AllPairs, NearestByTrajectory, candidate_labels
+from nri.models.candidate_graph import (
+    CandidateGraph,
+    candidate_scores,
+    on_all_pairs,
+    true_edge_lists,
+)
+from nri.models.candidates import AllPairs, NearestByTrajectory, WithinRadius, candidate_labels
 from nri.models.graph import edge_index
 from nri.sparse_metrics import SparseEdgeMetrics, edge_metrics
 
@@ -118,3 +123,17 @@ def test_all_pairs_scores_cover_every_pair():
     assert parts["scores"].numel() == 40 and parts["labels"].sum() == 3
     assert torch.equal(parts["labels"], candidate_labels(AllPairs()(torch.zeros(2, 5, 1, 1)),
                                                          true).reshape(-1))
+
+
+def test_candidate_logits_land_on_their_pairs():
+    x = torch.randn(2, 7, 5, 2)
+    all_pairs = AllPairs()(x)
+    logits = torch.randn(2, all_pairs.num_edges, 3)
+    assert torch.equal(on_all_pairs(logits, all_pairs), logits)
+    near = WithinRadius(1.0, k_max=3)(x)
+    logits = torch.randn(2, near.num_edges, 2)
+    spread = on_all_pairs(logits, near).softmax(-1)[..., 1]  # [B, N(N-1)]
+    senders, receivers = edge_index(7, torch.device("cpu"))
+    dense = torch.zeros(2, 7, 7)
+    dense[:, receivers, senders] = spread
+    torch.testing.assert_close(dense, near.to_adjacency(logits.softmax(-1)[..., 1]))

@@ -24,8 +24,8 @@ from nri.models.candidates import (
 )
 from nri.models.graph import CandidateEdges, edge_index
 
-__all__ = ["CANDIDATE_KINDS", "CandidateGraph", "candidate_scores", "padded_to_lists",
-           "true_edge_lists"]
+__all__ = ["CANDIDATE_KINDS", "CandidateGraph", "candidate_scores", "on_all_pairs",
+           "padded_to_lists", "true_edge_lists"]
 
 CANDIDATE_KINDS = ("all", "knn", "radius", "given")
 
@@ -107,3 +107,21 @@ def candidate_scores(logits: torch.Tensor, candidates: CandidateEdges | None,
     num_true = sum(int((edges[0] != edges[1]).sum()) for edges in true_lists)
     return {"scores": scores[keep].detach(), "labels": labels[keep], "predicted": predicted[keep],
             "num_pairs": b * num_nodes * (num_nodes - 1), "num_true": num_true}
+
+
+def on_all_pairs(logits: torch.Tensor, candidates: CandidateEdges) -> torch.Tensor:
+    """Candidate logits laid out on all N(N-1) pairs; every other pair is type 0 for certain.
+
+    Shapes:
+        logits: [B, N*k, K] -> [B, N(N-1), K] in ``graph.edge_index``'s order
+    """
+    b, _, k = logits.shape
+    n = candidates.num_nodes
+    out = logits.new_full((b, n * (n - 1), k), -1e4)
+    out[..., 0] = 0.0
+    r, s = candidates.receivers, candidates.senders
+    pair = r * (n - 1) + s - (s > r).long()  # receiver-major, diagonal left out
+    keep = candidates.mask if candidates.mask is not None else torch.ones_like(r, dtype=torch.bool)
+    batch = torch.arange(b, device=logits.device).unsqueeze(1).expand_as(r)
+    out[batch[keep], pair[keep]] = logits[keep]
+    return out

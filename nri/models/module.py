@@ -20,7 +20,12 @@ from torch.nn import functional as F
 
 from nri import losses
 from nri.metrics import EdgeMetrics, ForecastMSE
-from nri.models.candidate_graph import CandidateGraph, candidate_scores, true_edge_lists
+from nri.models.candidate_graph import (
+    CandidateGraph,
+    candidate_scores,
+    on_all_pairs,
+    true_edge_lists,
+)
 from nri.models.edge_sources import edge_source
 from nri.models.objectives import candidates_of, objective
 from nri.models.schedules import temperature
@@ -125,6 +130,17 @@ class NRIModule(pl.LightningModule):
             if "candidates" not in inspect.signature(net.forward).parameters:
                 raise ValueError(f"model.candidates={kind}: the {type(net).__name__} runs on all "
                                  f"pairs only; use encoder=mlp or cnn and decoder=mlp or rnn (or model.candidates=all)")
+
+    def edge_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoder's logits for every pair from the frames of ``x``; with candidate edges, the
+        pairs that are not candidates are type 0 for certain (for inference at modest N).
+
+        Shapes: x [B, N, T, D] -> [B, N(N-1), K]
+        """
+        batch = self.with_candidates({"x": x}, x.shape[2])
+        candidates = candidates_of(batch)
+        logits = self.encode(x, candidates)
+        return logits if candidates is None else on_all_pairs(logits, candidates)
 
     def with_candidates(self, batch: dict[str, Any], frames: int) -> dict[str, Any]:
         """The batch with its candidate edges from its first ``frames`` frames under
