@@ -16,7 +16,7 @@ TB_PORT ?= 6006
 .DEFAULT_GOAL := help
 TABLE_DATASETS ?= springs charged kuramoto
 .PHONY: help install test test-fast lint data data-10 quickstart springs-fast springs-100 train sweep bench bench-data \
-	reproduce-table1 reproduce-table2 tables-quick real-data tensorboard clean
+	reproduce-table1 reproduce-table2 tables-quick real-data pretrained tensorboard clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ real-data: install ## fetch (and check) the motion-capture and basketball files,
 	$(PY) -m nri.download dataset=motion
 	$(PY) -m nri.download dataset=sports
 	$(PY) -m nri.generate -m dataset=motion,sports
+
+pretrained: install ## retrain the shipped model nri/pretrained/springs5.ckpt (5k simulations, under 10 min on one thread)
+	$(PY) scripts/train_pretrained.py springs5
 
 springs-fast: install ## springs5 with the CPU-tuned settings: full dataset, 26 minutes of training, then test
 	$(PY) -m nri.generate dataset=springs

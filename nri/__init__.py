@@ -3,7 +3,7 @@
 The public API, for use from Python::
 
     import nri
-    model = nri.load_model("outputs/train/runs/<time>/checkpoints/best.ckpt")
+    model = nri.load_model("outputs/train/runs/<time>/checkpoints/best.ckpt")   # or "springs5"
     prob = nri.infer_graph(model, trajectories)   # [S, N, T, D] -> [S, E, K] edge-type probabilities
 
 Both come from :mod:`nri.inference`, imported on first use so that ``import nri`` stays light.

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, open_dict
 
 from nri.data.errors import DatasetError
 from nri.errors import ConfigError
+from nri.pretrained import is_pretrained
 
 CONFIG_GROUPS = ("dataset", "encoder", "decoder", "model")
 # evaluation-only settings: a resumed run may change them (they do not touch what is learned)
@@ -157,6 +158,10 @@ def prepare_eval(cfg: DictConfig) -> None:
         if trained_on and here != trained_on:
             print(f"[nri] evaluating on {here}; the checkpoint was trained on {trained_on} (its "
                   "normalisation is used)")
+        return
+    if not trained_on and is_pretrained(cfg.ckpt_path):
+        print(f"[nri] data: {Path(str(cfg.data_dir)).expanduser().resolve()} (a pretrained model: any "
+              "folder its dataset's nri.generate made; set data_dir=… for another)")
         return
     if not trained_on:
         raise ConfigError(f"{cfg.ckpt_path} does not record its data folder; give data_dir=<folder>")

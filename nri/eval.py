@@ -1,4 +1,5 @@
-"""Evaluate a checkpoint: ``python -m nri.eval ckpt_path=outputs/.../checkpoints/best.ckpt``.
+"""Evaluate a checkpoint: ``python -m nri.eval ckpt_path=outputs/.../checkpoints/best.ckpt``
+(or ``ckpt=springs5``, a pretrained model, on data made by ``nri.generate dataset=springs``).
 
 The checkpoint carries the dataset description, the model settings and the normalisation
 constants, so the same test protocol runs on the same data without the training config.
@@ -20,11 +21,13 @@ from nri.conf_path import CONFIG_PATH
 from nri.config_errors import exit_on_config_error
 from nri.data.datamodule import DatasetError, NRIDataModule
 from nri.models.module import NRIModule
+from nri.pretrained import choose_checkpoint
 from nri.quiet import quiet
 from nri.report import data_record, show_results
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    choose_checkpoint(cfg)  # ckpt=… or ckpt_path=…: a file, or a pretrained model's name
     prepare_eval(cfg)  # a readable nri checkpoint; without data_dir, the checkpoint's data folder
     ckpt = Path(cfg.ckpt_path)
     if not ckpt.exists():

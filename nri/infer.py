@@ -1,6 +1,7 @@
 """Infer the interaction graph of your own trajectories with a trained model.
 
     python -m nri.infer ckpt_path=outputs/.../checkpoints/best.ckpt input=my_system.csv [rollout=10]
+    python -m nri.infer ckpt=springs5 input=my_system.csv     # a pretrained model (nri/pretrained/)
 
 The input is read like ``dataset=custom`` data (.npy/.npz [S, N, T, D] or a long CSV), cut into
 windows of the encoder's length (``dataset.train_steps`` of the checkpoint, plus ``rollout``
@@ -28,6 +29,7 @@ from nri.data.errors import DatasetError, InputError
 from nri.infer_report import infer_summary
 from nri.inference import edge_list, object_label, run_inference, type_identity
 from nri.models.graph import edge_index
+from nri.pretrained import choose_checkpoint
 from nri.quiet import quiet
 from nri.viz import infer as viz
 
@@ -173,10 +175,12 @@ def infer(cfg: DictConfig) -> dict[str, Path]:
 def main(cfg: DictConfig) -> None:
     quiet()
     try:
+        choose_checkpoint(cfg)
         missing = [k for k in ("ckpt_path", "input") if OmegaConf.is_missing(cfg, k)]
         if missing:
             raise InputError(f"give {' and '.join(f'{k}=…' for k in missing)}, e.g. python -m nri.infer "
-                             "ckpt_path=outputs/<run>/checkpoints/best.ckpt input=my_system.csv")
+                             "ckpt=springs5 (or ckpt_path=outputs/<run>/checkpoints/best.ckpt) "
+                             "input=my_system.csv")
         files = infer(cfg)
     except DatasetError:
         try:  # Hydra made out_dir before the call; leave no empty folder behind

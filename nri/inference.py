@@ -29,11 +29,15 @@ from nri.data.normalization import apply_normalization, invert_normalization
 from nri.input_checks import check_scaled_range, warn_irregular_times
 from nri.models.graph import edge_index
 from nri.models.module import NRIModule
+from nri.pretrained import checkpoint_file
 
 
 def load_model(ckpt_path: str | Path, need_encoder: bool = True) -> NRIModule:
-    """The checkpoint's module in eval mode on the CPU (with an encoder, unless told otherwise)."""
-    path = Path(ckpt_path).expanduser()
+    """The checkpoint's module in eval mode on the CPU (with an encoder, unless told otherwise).
+
+    ``ckpt_path`` is a checkpoint file or the name of a pretrained model (``"springs5"``).
+    """
+    path = checkpoint_file(ckpt_path)
     if not path.is_file():
         raise InputError(f"{path}: no such checkpoint")
     read_checkpoint(path)  # one line for a truncated, foreign or incompatible file

@@ -32,7 +32,7 @@ CASES = [(g, o) for g in GROUPS for o in options(g)]
 @pytest.mark.parametrize(("group", "option"), CASES, ids=[f"{g}={o}" for g, o in CASES])
 def test_option_composes_and_instantiates(group, option, tmp_path):
     if (group, option) == ("encoder", "corr_lstm"):
-        pytest.skip("Corr. (LSTM) loads a trained LSTM (single) checkpoint; tests/test_baselines.py covers it")
+        pytest.skip("Corr. (LSTM) loads a trained LSTM (single) checkpoint; tests/models/test_baselines.py covers it")
     overrides = [f"{group}={option}", f"paths.data_dir={tmp_path}"]
     if (group, option) == ("dataset", "custom"):  # what prepare_custom reads from the file
         overrides += ["dataset.path=trajectories.csv", "dataset.num_atoms=5", "dataset.dims=4",

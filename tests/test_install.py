@@ -107,3 +107,18 @@ def test_installed_plot_help(installed, tmp_path):
     proc = _run(installed, "nri-plot", "--help", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "run_dir" in proc.stdout
+
+
+@pytest.mark.slow
+def test_installed_infer_with_the_shipped_pretrained_model(installed, tmp_path):
+    import numpy as np
+
+    from nri.data.custom.trajectories import write_long_csv
+    from nri.data.sim.simulate import simulate_springs
+
+    loc, vel, _ = simulate_springs(4, 5, 5000, 100, np.random.default_rng(0))
+    write_long_csv(tmp_path / "system.csv", np.concatenate([loc, vel], axis=2).transpose(0, 3, 1, 2),
+                   ["x", "y", "vx", "vy"])
+    proc = _run(installed, "nri-infer", "ckpt=springs5", "input=system.csv", "out_dir=out", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "strongest edges" in proc.stdout and (tmp_path / "out" / "graph.png").is_file()

@@ -20,7 +20,7 @@ from nri.models.module import NRIModule
 from nri.models.objectives import candidates_of
 from nri.train import run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MLP = {"name": "mlp", "hidden": 8}
 
 

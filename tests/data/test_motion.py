@@ -19,7 +19,7 @@ from nri.data.real.amc import (
 )
 from nri.data.real.motion import prepare_motion, window_starts
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REAL = Path(os.environ.get("NRI_REAL_DATA_DIR", ROOT.parent / "shared" / "data"))
 MOTION = REAL / "motion"
 ASF_TO_METRES = 0.056444  # CMU: (1 / 0.45) inch per ASF unit

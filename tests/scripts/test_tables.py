@@ -15,7 +15,7 @@ from nri.data.sim.generate_dataset import write_dataset
 from nri.train import run
 from tests.script_loader import load_script
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BLOCKS = [f"table{t}_{d}" for t in (1, 2) for d in ("springs", "charged", "kuramoto")]
 NORM = {"kind": "locvel", "loc_min": -1.0, "loc_max": 1.0, "vel_min": -1.0, "vel_max": 1.0}
 

@@ -20,7 +20,7 @@ from nri.data.custom.trajectories import (
 from nri.data.datamodule import NRIDataModule
 from nri.data.sim.simulate import simulate_springs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FEATURES = ["x", "y", "vx", "vy"]
 
 

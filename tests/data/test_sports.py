@@ -19,7 +19,7 @@ from nri.data.real.sports import (
     window_starts,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REAL = Path(os.environ.get("NRI_REAL_DATA_DIR", ROOT.parent / "shared" / "data"))
 SPORTS = REAL / "sports"
 GAMES = {"train": 5, "valid": 4, "test": 5}

@@ -15,7 +15,7 @@ import nri
 from nri.data.sim import generate_dataset as gd
 from nri.data.sim.generate_dataset import DatasetExistsError, GenerationError, write_dataset
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = dict(num_atoms=5, num_train=64, num_valid=32, num_test=32, length=1000,
             length_test=2000, sample_freq=100)
 

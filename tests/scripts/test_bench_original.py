@@ -18,7 +18,7 @@ import pytest
 
 from tests.script_loader import load_script
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 load_script("bench_train")  # bench_original imports both by these names
 patches = load_script("original_patches")
 bench = load_script("bench_original")
