@@ -15,7 +15,7 @@ TB_PORT ?= 6006
 
 .DEFAULT_GOAL := help
 TABLE_DATASETS ?= springs charged kuramoto
-.PHONY: help install test test-fast lint data data-10 quickstart springs-fast train sweep bench bench-data \
+.PHONY: help install test test-fast lint data data-10 quickstart springs-fast springs-100 train sweep bench bench-data \
 	reproduce-table1 reproduce-table2 tables-quick real-data pretrained tensorboard clean
 
 help: ## list the targets
@@ -60,6 +60,10 @@ pretrained: install ## retrain the shipped model nri/pretrained/springs5.ckpt (5
 springs-fast: install ## springs5 with the CPU-tuned settings: full dataset, 26 minutes of training, then test
 	$(PY) -m nri.generate dataset=springs
 	$(PY) -m nri.train experiment=springs_fast
+
+springs-100: install ## springs with 100 objects on a sparse graph, k = 20 candidate edges: data, training, test
+	$(PY) -m nri.generate dataset=springs_100
+	$(PY) -m nri.train experiment=springs_100
 
 reproduce-table1: install ## Table 1 (edge accuracy) -> outputs/tables/table1.md; PROFILE=quick (CPU) | paper (GPU)
 	$(PY) scripts/table_jobs.py --profile $(PROFILE) $(addprefix table1_,$(TABLE_DATASETS)) $(if $(ARGS),-- $(ARGS))

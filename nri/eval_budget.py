@@ -63,8 +63,11 @@ class PeakBytes(TorchDispatchMode):
 def evaluation_step(module: NRIModule, split: str) -> Callable[[dict[str, torch.Tensor]], object]:
     """The computation of one validation or test step, without logging or metric state."""
     if split == "valid":
-        return lambda batch: module.objective.validation(
-            module, batch, module._logits(batch["x"], module.ds["train_steps"]))
+        def valid(batch):
+            batch = module.with_candidates(batch, module.ds["train_steps"])
+            return module.objective.validation(module, batch, module._logits(batch, module.ds["train_steps"]))
+
+        return valid
 
     def test(batch):
         module.test_step(batch, 0)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import logging
 import re
 import sys
+from pathlib import Path
 
 import hydra
 from hydra.utils import to_absolute_path
@@ -68,10 +70,19 @@ def _dataset_overrides(argv: list[str]) -> list[str]:
     return []
 
 
+def _variants() -> list[str]:
+    """Dataset options that build on a simulator's (e.g. springs_100), from the config tree."""
+    folder = (importlib.resources.files("nri.conf") / "dataset" if CONFIG_PATH.startswith("pkg://")
+              else Path(CONFIG_PATH) / "dataset")
+    return sorted(entry.name[:-len(".yaml")] for entry in folder.iterdir()
+                  if entry.name.endswith(".yaml"))
+
+
 def main() -> None:
     # Hydra would reject an unknown ``dataset=`` with a multi-line config error (and accept
     # real-data options that have no simulator); answer both with one line before it starts.
-    known = [*GENERATORS, *PREPARERS]
+    known = [*GENERATORS, *PREPARERS, *(v for v in _variants() if v not in GENERATORS
+                                        and v not in PREPARERS)]
     unknown = [name for name in _dataset_overrides(sys.argv[1:]) if name not in known]
     if unknown:
         fail(f"unknown dataset {unknown[0]!r}; choose one of {', '.join(known)}")

@@ -84,7 +84,7 @@ def edge_probabilities(module: NRIModule, x: torch.Tensor, steps: int, batch_siz
 
     Shapes: x [W, N, L, D] scaled, L >= steps -> [W, E, K] float64
     """
-    out = [module.encode(x[i: i + batch_size, :, :steps]).softmax(-1).double()
+    out = [module.edge_logits(x[i: i + batch_size, :, :steps]).softmax(-1).double()
            for i in range(0, len(x), batch_size)]
     return torch.cat(out).numpy()
 

@@ -43,19 +43,22 @@ def parse_variance(value: Any, dims: int) -> float | torch.Tensor:
 
 
 def kl_categorical(probs: torch.Tensor, log_prior: torch.Tensor | None, num_atoms: int,
-                   eps: float = 1e-16) -> torch.Tensor:
+                   eps: float = 1e-16, mask: torch.Tensor | None = None) -> torch.Tensor:
     """KL(q || prior) of the edge-type posterior, summed over edges, per sample and object.
 
     With ``log_prior=None`` the prior is uniform, and a uniform posterior has KL exactly 0.
+    ``mask`` (candidate edges with padding) leaves the padded slots out of the sum.
 
     Shapes:
-        probs: [B, E, K]; log_prior: [K] or None -> scalar
+        probs: [B, E, K]; log_prior: [K] or None; mask: [B, E] bool or None -> scalar
     """
     k = probs.shape[-1]
     if log_prior is None:
         log_prior = probs.new_full((k,), -math.log(k))
-    kl = (probs * (torch.log(probs + eps) - log_prior)).sum()
-    return kl / (probs.shape[0] * num_atoms)
+    per_type = probs * (torch.log(probs + eps) - log_prior)
+    if mask is not None:
+        per_type = per_type * mask.unsqueeze(-1)
+    return per_type.sum() / (probs.shape[0] * num_atoms)
 
 
 def make_log_prior(edge_types: int, prior: list[float] | None = None,

@@ -81,6 +81,12 @@ class ModelConfig:
     optimizer: Any = field(default_factory=_adam)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     dynamic_graph: DynamicGraphConfig = field(default_factory=DynamicGraphConfig)
+    # candidate edges per sample (nri/models/candidate_graph.py): all (every pair) | knn | radius | given
+    candidates: str = "all"
+    candidate_k: int = 20  # knn: candidates per receiver, nearest by trajectory distance
+    candidate_radius: float = 0.5  # radius: the largest trajectory distance (scaled features)
+    candidate_k_max: int = 20  # radius: at most this many per receiver
+    candidate_features: str = "positions"  # what the distance compares: positions | all
     monitor: str = "val/nll"  # one key for checkpoints, early stopping and sweep objectives
     monitor_mode: str = "min"
 

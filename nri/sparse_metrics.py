@@ -13,15 +13,18 @@ All three metrics treat tied scores as one threshold (a tie is never split):
   decreasing order;
 - ``best_f1``: the largest F1 of the predictions ``score >= t`` over those thresholds.
 
-Pure functions of tensors, so a torchmetrics class can wrap them (accumulate scores and labels,
-compute at the end).
+:class:`SparseEdgeMetrics` accumulates them over an epoch as a torchmetrics metric (DDP-correct:
+scores and labels are concatenated, counts summed across processes), with the accuracy over all
+pairs and the candidate recall.
 """
 
 from __future__ import annotations
 
 import torch
+from torchmetrics import Metric
+from torchmetrics.utilities import dim_zero_cat
 
-__all__ = ["auprc", "auroc", "best_f1", "edge_metrics", "threshold_counts"]
+__all__ = ["SparseEdgeMetrics", "auprc", "auroc", "best_f1", "edge_metrics", "threshold_counts"]
 
 
 def threshold_counts(scores: torch.Tensor, labels: torch.Tensor, outside_pos: int = 0,
@@ -94,3 +97,46 @@ def edge_metrics(scores: torch.Tensor, labels: torch.Tensor, num_pairs: int,
                          f"{num_pairs} pairs with {num_true} true edges")
     tp, fp = threshold_counts(scores, labels, outside_pos, outside_neg)
     return {"auroc": auroc(tp, fp), "auprc": auprc(tp, fp), "f1": best_f1(tp, fp)}
+
+
+class SparseEdgeMetrics(Metric):
+    """Edge recovery over all pairs from candidate edges, over an epoch.
+
+    ``compute`` gives ``auroc``, ``auprc``, ``f1`` (best threshold), ``acc`` (a pair is predicted
+    an edge when its most likely type is not 0; every non-candidate is predicted no edge) and
+    ``candidate_recall`` (true edges among the candidates / all true edges).
+
+    Shapes:
+        update: scores, labels, predicted [M] for the real (unmasked) candidate slots of a batch;
+        num_pairs, num_true: that batch's Σ N(N-1) and true edges
+    """
+
+    full_state_update = False
+
+    def __init__(self):
+        super().__init__()
+        self.add_state("scores", default=[], dist_reduce_fx="cat")
+        self.add_state("labels", default=[], dist_reduce_fx="cat")
+        for name in ("num_pairs", "num_true", "hits", "candidates"):
+            self.add_state(name, default=torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, scores: torch.Tensor, labels: torch.Tensor, predicted: torch.Tensor,
+               num_pairs: int, num_true: int) -> None:
+        labels = labels.reshape(-1).bool()
+        predicted = predicted.reshape(-1).bool()
+        self.scores.append(scores.reshape(-1).float())
+        self.labels.append(labels.float())
+        self.num_pairs += int(num_pairs)
+        self.num_true += int(num_true)
+        self.hits += int((predicted == labels).sum())
+        self.candidates += labels.numel()
+
+    def compute(self) -> dict[str, float]:
+        scores, labels = dim_zero_cat(self.scores).cpu(), dim_zero_cat(self.labels).cpu()
+        num_pairs, num_true = int(self.num_pairs), int(self.num_true)
+        found = int(labels.sum())
+        out = edge_metrics(scores, labels, num_pairs, num_true)
+        outside_neg = num_pairs - int(self.candidates) - (num_true - found)
+        out["acc"] = (int(self.hits) + outside_neg) / max(num_pairs, 1)
+        out["candidate_recall"] = found / num_true if num_true else 1.0
+        return out

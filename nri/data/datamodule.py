@@ -10,7 +10,10 @@ Two on-disk formats, both in the reference layout:
 Edge labels ``edges_{split}{suffix}.npy`` [S, N, N] are optional; their off-diagonal entries, read
 row-major (receiver = row), become [S, E] integer labels in [0, edge_types). A split whose labels
 are all -1 or 1 is the charged simulation's product of charges and is mapped to {0, 1}; any other
-negative or too large label is refused, naming the file.
+negative or too large label is refused, naming the file. A dataset drawn on a sparse graph family
+(``dataset.graph`` other than ``dense``) has edge lists ``edge_index_{split}{suffix}.npy``
+[S, 2, M_max] instead (nri/data/sim/sparse_edges.py); batches then carry ``edge_index``
+[B, 2, M_max] (row 0 receivers, row 1 senders, -1 padding) in place of ``edges``.
 
 ``dataset.num_train`` / ``num_valid`` / ``num_test`` smaller than a split's files select its first
 samples; the sizes used travel in the checkpoint with the data folder and the normalisation.
@@ -29,6 +32,7 @@ from torch.utils.data import DataLoader, Dataset
 from nri.data.device_batches import DeviceBatches
 from nri.data.errors import DatasetError
 from nri.data.normalization import apply_normalization, fit_normalization
+from nri.data.sim.sparse_edges import EDGE_INDEX_KIND
 from nri.data.sources import prepare
 
 SPLITS = ("train", "valid", "test")
@@ -40,12 +44,22 @@ NPY_MAGIC = b"\x93NUMPY"
 class TensorBatches(Dataset):
     """Samples held as tensors; ``__getitems__`` lets the DataLoader slice a whole batch at once.
 
-    Shapes: x [S, N, T, D]; edges [S, E] or None
+    ``extras`` are per-sample tensors carried into the batch under their keys: ``edges`` (dense
+    labels), ``edge_index`` (edge lists), ``candidate_index`` (given candidate edges).
+
+    Shapes: x [S, N, T, D]; edges [S, E]; edge_index, candidate_index [S, 2, M_max]
     """
 
-    def __init__(self, x: torch.Tensor, edges: torch.Tensor | None):
+    def __init__(self, x: torch.Tensor, edges: torch.Tensor | None,
+                 extras: dict[str, torch.Tensor] | None = None):
         self.x = x
-        self.edges = edges
+        self.extras = dict(extras or {})
+        if edges is not None:
+            self.extras["edges"] = edges
+
+    @property
+    def edges(self) -> torch.Tensor | None:
+        return self.extras.get("edges")
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -55,13 +69,11 @@ class TensorBatches(Dataset):
 
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         idx = torch.as_tensor(indices, device=self.x.device)
-        out = {"x": self.x[idx]}
-        if self.edges is not None:
-            out["edges"] = self.edges[idx]
-        return out
+        return {"x": self.x[idx], **{key: value[idx] for key, value in self.extras.items()}}
 
     def to(self, device: torch.device) -> TensorBatches:
-        return TensorBatches(self.x.to(device), None if self.edges is None else self.edges.to(device))
+        return TensorBatches(self.x.to(device), None,
+                             {key: value.to(device) for key, value in self.extras.items()})
 
 
 def _batch_collate(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -110,6 +122,27 @@ def edge_labels(adj: np.ndarray) -> np.ndarray:
     return np.rint(flat).astype(np.int64)
 
 
+def has_edge_lists(dataset: dict[str, Any]) -> bool:
+    """Whether the dataset's labels are edge lists (a sparse graph family) rather than [S, N, N]."""
+    return "graph" in dataset and dataset["graph"] != "dense"
+
+
+def _read_edge_lists(path: Path, dataset: dict[str, Any], num_sims: int) -> np.ndarray:
+    """The first ``num_sims`` edge lists of a file with at least that many.
+
+    Shapes: -> [S, 2, M_max] int64 (receivers, senders; -1 padding)
+    """
+    lists = _load(path, dataset)
+    n = int(dataset["num_atoms"])
+    if lists.ndim != 3 or lists.shape[0] < num_sims or lists.shape[1] != 2 or lists.dtype.kind != "i":
+        raise DatasetError(f"{path} has shape {lists.shape} and dtype {lists.dtype}; expected "
+                           f"integer edge lists [{num_sims}, 2, M_max]")
+    lists = lists[:num_sims]
+    if lists.size and (lists.min() < -1 or lists.max() >= n):
+        raise DatasetError(f"{path} names objects outside [0, {n}) (or padding other than -1)")
+    return lists.astype(np.int64, copy=False)
+
+
 def charge_products(flat: np.ndarray) -> bool:
     """Whether labels follow the charged convention: every value -1 or 1, some -1."""
     return bool(flat.size) and bool(np.isin(flat, (-1, 1)).all()) and bool((flat == -1).any())
@@ -153,7 +186,7 @@ def check_finite(feats: np.ndarray, source: Path | tuple[Path, Path]) -> None:
 def read_split(data_dir: Path, split: str, dataset: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None]:
     """Read one split as unscaled features and edges, checking shapes and values.
 
-    Shapes: -> features [S, N, T, D] (float32), edges [S, N, N] or None
+    Shapes: -> features [S, N, T, D] (float32), edges [S, N, N] (edge lists: [S, 2, M_max]) or None
     """
     suffix = dataset["suffix"]
     fmt = dataset["format"]
@@ -191,7 +224,10 @@ def read_split(data_dir: Path, split: str, dataset: dict[str, Any]) -> tuple[np.
     check_finite(feats, first if fmt == "feat" else (loc_path, vel_path))
     edges = None
     edge_path = data_dir / f"edges_{split}{suffix}.npy"
-    if dataset["has_edges"]:
+    if dataset["has_edges"] and has_edge_lists(dataset):
+        edges = _read_edge_lists(data_dir / f"{EDGE_INDEX_KIND}_{split}{suffix}.npy", dataset,
+                                 feats.shape[0])
+    elif dataset["has_edges"]:
         edges = _load(edge_path, dataset)
         if edges.shape != (feats.shape[0], n_expected, n_expected):
             raise DatasetError(f"{edge_path} has shape {edges.shape}; expected "
@@ -207,7 +243,7 @@ class NRIDataModule(pl.LightningDataModule):
                  eval_batch_size: int | None = None, shuffle: bool = True, num_workers: int = 0,
                  data_on_device: bool = False, train_fraction: float = 1.0,
                  normalization: dict[str, Any] | None = None, real_data_dir: str | None = None,
-                 memory_budget_mb: float | None = None):
+                 memory_budget_mb: float | None = None, candidate_lists: str | None = None):
         super().__init__()
         self.ds = dict(dataset)
         self.data_dir = Path(data_dir).expanduser().resolve()
@@ -223,6 +259,8 @@ class NRIDataModule(pl.LightningDataModule):
         self.sizes: dict[str, int] = {}  # samples used per split, filled by load()
         self.real_data_dir = real_data_dir
         self.memory_budget_mb = memory_budget_mb  # None: evaluate in batches of eval_batch_size
+        # file prefix of per-sample candidate edge lists [S, 2, M_max] (model.candidates=given)
+        self.candidate_lists = candidate_lists
 
     def prepare_data(self) -> None:
         """Datasets made from files (motion, sports, custom) are prepared once and cached."""
@@ -233,7 +271,9 @@ class NRIDataModule(pl.LightningDataModule):
         fmt = self.ds["format"]
         prefixes = ["loc", "vel"] if fmt == "locvel" else ["feat"]
         if self.ds["has_edges"]:
-            prefixes.append("edges")
+            prefixes.append(EDGE_INDEX_KIND if has_edge_lists(self.ds) else "edges")
+        if self.candidate_lists:
+            prefixes.append(self.candidate_lists)
         for split in SPLITS:
             for p in prefixes:
                 path = self.data_dir / f"{p}_{split}{self.ds['suffix']}.npy"
@@ -262,8 +302,15 @@ class NRIDataModule(pl.LightningDataModule):
         self.check_protocol({split: feats.shape[2] for split, (feats, _) in raw.items()})
         for split, (feats, edges) in raw.items():
             x = torch.from_numpy(apply_normalization(feats, self.normalization, self.ds))
-            labels = torch.from_numpy(edge_labels(edges)) if edges is not None else None
-            self.splits[split] = TensorBatches(x, labels)
+            extras = {}
+            if edges is not None and has_edge_lists(self.ds):
+                extras[EDGE_INDEX_KIND] = torch.from_numpy(edges)
+            elif edges is not None:
+                extras["edges"] = torch.from_numpy(edge_labels(edges))
+            if self.candidate_lists:
+                path = self.data_dir / f"{self.candidate_lists}_{split}{self.ds['suffix']}.npy"
+                extras["candidate_index"] = torch.from_numpy(_read_edge_lists(path, self.ds, x.shape[0]))
+            self.splits[split] = TensorBatches(x, None, extras)
 
     def first_samples(self, split: str, feats: np.ndarray, edges: np.ndarray | None
                       ) -> tuple[np.ndarray, np.ndarray | None]:

@@ -155,9 +155,12 @@ def candidate_labels(candidates: CandidateEdges, true_edges: list[torch.Tensor])
         true_edges: B tensors [2, M_b] (receivers, senders) -> [B, E] float
     """
     n = candidates.num_nodes
-    codes = candidates.receivers * n + candidates.senders  # [B, E]
-    labels = torch.stack([torch.isin(codes[b], edges[0] * n + edges[1])
-                          for b, edges in enumerate(true_edges)])
+    b = candidates.senders.shape[0]
+    # one code per (sample, receiver, sender), so one isin serves the whole batch
+    offset = torch.arange(b, device=candidates.senders.device).unsqueeze(1) * (n * n)
+    codes = candidates.receivers * n + candidates.senders + offset  # [B, E]
+    true = [edges[0] * n + edges[1] + i * n * n for i, edges in enumerate(true_edges)]
+    labels = torch.isin(codes, torch.cat(true) if true else codes.new_empty(0))
     if candidates.mask is not None:
         labels &= candidates.mask
     return labels.float()

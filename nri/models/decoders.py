@@ -173,18 +173,23 @@ class RNNDecoder(nn.Module):
         """Shapes: x [B, N, T, D] -> hidden [B, N, H] (zeros)"""
         return x.new_zeros(x.shape[0], x.shape[1], self.hidden)
 
-    def step(self, ins: torch.Tensor, hidden: torch.Tensor, edges: torch.Tensor
-             ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One GRU-style step.
+    def step(self, ins: torch.Tensor, hidden: torch.Tensor, edges: torch.Tensor,
+             candidates: CandidateEdges | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One GRU-style step (on ``candidates``' edges when given, edges then [B, N*k, K]).
 
         Shapes:
             ins: [B, N, D]; hidden: [B, N, H]; edges: [B, E, K] -> (pred [B, N, D], hidden [B, N, H])
         """
         n = ins.shape[1]
-        senders, receivers = edge_index(n, ins.device)
         weights = edges[..., int(self.skip_first):]
-        msg = self.messages.from_nodes(hidden, senders, receivers, weights) / self.msg_norm
-        agg = edge2node(msg, n) / self.dims  # [B, N, H]
+        if candidates is None:
+            senders, receivers = edge_index(n, ins.device)
+            msg = self.messages.from_nodes(hidden, senders, receivers, weights) / self.msg_norm
+            agg = edge2node(msg, n) / self.dims  # [B, N, H]
+        else:
+            msg = self.messages.from_nodes(hidden, candidates.senders, candidates.receivers,
+                                           weights) / self.msg_norm
+            agg = candidates.edge2node(msg) / self.dims  # [B, N, H]
         in_r, in_i, in_n = self.input_gates(ins).chunk(3, dim=-1)
         msg_r, msg_i, msg_n = self.message_gates(agg).chunk(3, dim=-1)
         r = torch.sigmoid(in_r + msg_r)
@@ -194,8 +199,9 @@ class RNNDecoder(nn.Module):
         return ins + self.out(hidden), hidden
 
     def forward(self, x: torch.Tensor, edges: torch.Tensor, pred_steps: int = 1,
-                burn_in_steps: int | None = None, graph_fn: GraphFn | None = None) -> torch.Tensor:
-        """Run over the whole sequence.
+                burn_in_steps: int | None = None, graph_fn: GraphFn | None = None,
+                candidates: CandidateEdges | None = None) -> torch.Tensor:
+        """Run over the whole sequence (on ``candidates``' edges when given).
 
         ``graph_fn(step, history)`` (optional) returns new edges [B, E, K] before each step after
         the burn-in, given the inputs fed so far (history [B, N, step, D]): the dynamic graph.
@@ -213,6 +219,7 @@ class RNNDecoder(nn.Module):
             inputs.append(ins)
             if graph_fn is not None and burn_in_steps is not None and s > burn_in_steps:
                 edges = graph_fn(s, torch.stack(inputs[:-1], dim=2))
-            pred, hidden = maybe_checkpointed(self.step, self.checkpoint, ins, hidden, edges)
+            pred, hidden = maybe_checkpointed(self.step, self.checkpoint, ins, hidden, edges,
+                                              candidates)
             preds.append(pred)
         return torch.stack(preds, dim=2)  # [B, N, T-1, D]

@@ -11,6 +11,20 @@ from nri.models.graph import CandidateEdges, edge2node, edge_index, node2edge
 from nri.models.layers import MLP, TemporalCNN
 
 
+def edge_ops(num_nodes: int, device: torch.device, candidates: CandidateEdges | None):
+    """Node-to-edge, edge-to-node and the factor pass's divisor on all pairs (the reference
+    divides by N) or on ``candidates`` (each receiver's k candidates and itself: k + 1).
+
+    Shapes:
+        node-to-edge: [B, N, *S, F] -> [B, E, *S, 2F]; edge-to-node: [B, E, *S, F] -> [B, N, *S, F]
+    """
+    if candidates is None:
+        senders, receivers = edge_index(num_nodes, device)
+        return (functools.partial(node2edge, senders=senders, receivers=receivers),
+                functools.partial(edge2node, num_nodes=num_nodes), num_nodes)
+    return candidates.node2edge, candidates.edge2node, candidates.per_receiver + 1
+
+
 class MLPEncoder(nn.Module):
     """The reference's MLP encoder (node MLP, edge MLP, optional factor-graph pass).
 
@@ -52,14 +66,7 @@ class MLPEncoder(nn.Module):
             raise ValueError(
                 f"the MLP encoder was built for {self.timesteps} time steps but got {t}; "
                 "use encoder=cnn for variable-length inputs")
-        if candidates is None:
-            senders, receivers = edge_index(n, x.device)
-            to_edges = functools.partial(node2edge, senders=senders, receivers=receivers)
-            to_nodes = functools.partial(edge2node, num_nodes=n)
-            divisor = n  # the reference divides by N
-        else:
-            to_edges, to_nodes = candidates.node2edge, candidates.edge2node
-            divisor = candidates.per_receiver + 1
+        to_edges, to_nodes, divisor = edge_ops(n, x.device, candidates)
         h = self.mlp1(x.reshape(b, n, t * d))  # [B, N, T, D] -> [B, N, H]
         h = self.mlp2(to_edges(h))  # [B, E, 2H] -> [B, E, H]
         skip = h
@@ -74,8 +81,10 @@ class MLPEncoder(nn.Module):
 class CNNEncoder(nn.Module):
     """The reference's CNN encoder: a temporal CNN over each edge's pair of trajectories.
 
+    With ``candidates`` it scores only those edges (factor pass as in :class:`MLPEncoder`).
+
     Shapes:
-        x: [B, N, T, D] with T >= 14 -> logits [B, E, K]
+        x: [B, N, T, D] with T >= 14 -> logits [B, E, K], E = N(N-1) (candidates: N*k)
     """
 
     def __init__(self, dims: int, hidden: int, edge_types: int, dropout: float = 0.0,
@@ -91,24 +100,25 @@ class CNNEncoder(nn.Module):
         nn.init.xavier_normal_(self.fc_out.weight)
         nn.init.constant_(self.fc_out.bias, 0.1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc_out(self.edge_embeddings(x))
+    def forward(self, x: torch.Tensor, candidates: CandidateEdges | None = None) -> torch.Tensor:
+        return self.fc_out(self.edge_embeddings(x, candidates))
 
-    def edge_embeddings(self, x: torch.Tensor) -> torch.Tensor:
+    def edge_embeddings(self, x: torch.Tensor,
+                        candidates: CandidateEdges | None = None) -> torch.Tensor:
         """Every edge's representation before the edge-type layer.
 
         Shapes:
-            x: [B, N, T, D] -> [B, E, H]
+            x: [B, N, T, D] -> [B, E, H] (candidates: E = N*k)
         """
         b, n, t, d = x.shape
-        senders, receivers = edge_index(n, x.device)
-        pairs = node2edge(x, senders, receivers)  # [B, E, T, 2D]
+        to_edges, to_nodes, divisor = edge_ops(n, x.device, candidates)
+        pairs = to_edges(x)  # [B, E, T, 2D]
         e = pairs.shape[1]
         h = self.cnn(pairs.reshape(b * e, t, 2 * d)).reshape(b, e, -1)  # [B*E, T, 2D] -> [B, E, H]
         h = self.mlp1(h)
         if not self.factor:
             return h
         skip = h
-        h = self.mlp2(edge2node(h, n) / n)  # [B, N, H]
-        h = node2edge(h, senders, receivers)  # [B, E, 2H]
+        h = self.mlp2(to_nodes(h) / divisor)  # [B, N, H]
+        h = to_edges(h)  # [B, E, 2H]
         return self.mlp3(torch.cat([h, skip], dim=-1))  # [B, E, 3H] -> [B, E, H]

@@ -8,6 +8,7 @@ One module serves every row of the paper's tables along two axes, each a small s
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any
@@ -19,13 +20,20 @@ from torch.nn import functional as F
 
 from nri import losses
 from nri.metrics import EdgeMetrics, ForecastMSE
+from nri.models.candidate_graph import (
+    CandidateGraph,
+    candidate_scores,
+    on_all_pairs,
+    true_edge_lists,
+)
 from nri.models.edge_sources import edge_source
-from nri.models.objectives import objective
+from nri.models.objectives import candidates_of, objective
 from nri.models.schedules import temperature
 from nri.models.symmetry import check_symmetry_mode, tie_directions
 from nri.models.train_log import TrainScalars
 from nri.registry import build_decoder, build_encoder
 from nri.schema import ModelConfig, checked
+from nri.sparse_metrics import SparseEdgeMetrics
 
 
 def model_settings(model: dict[str, Any]) -> dict[str, Any]:
@@ -68,6 +76,9 @@ class NRIModule(pl.LightningModule):
         self.decoder = build_decoder(decoder, context) if self.objective.needs_decoder else None
         # read from the class, before any torch.compile wrapper hides it
         self.recurrent = bool(type(self.decoder).recurrent) if self.decoder is not None else False
+        self.candidate_graph = CandidateGraph(self.cfg, self.ds)
+        if not self.candidate_graph.all_pairs:
+            self._check_candidate_support()
         # a Markov decoder that also keeps a memory of past frames (nri/models/history_decoder.py)
         self.reads_history = bool(getattr(type(self.decoder), "reads_history", False))
         log_prior = losses.make_log_prior(self.edge_types, self.cfg["prior"], self.cfg["no_edge_prob"])
@@ -76,6 +87,7 @@ class NRIModule(pl.LightningModule):
         var = losses.parse_variance(self.cfg["var"], int(self.ds["dims"]))
         self.register_buffer("variance", torch.as_tensor(var, dtype=torch.float32), persistent=False)
         self.edge_metrics = EdgeMetrics(self.edge_types)
+        self.sparse_edge_metrics = SparseEdgeMetrics()  # AUROC, AUPRC, F1 over all pairs
         self.forecast_mse = ForecastMSE(self.ds["test_horizon"])
         self._train_scalars = TrainScalars()
         self.last_val_example: dict[str, torch.Tensor] | None = None
@@ -91,13 +103,51 @@ class NRIModule(pl.LightningModule):
         """The log prior over edge types, None for uniform. Shapes: -> [K] or None"""
         return self.log_prior if self.log_prior.numel() else None
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor, candidates=None) -> torch.Tensor:
         """The encoder's logits, both directions of a pair tied under ``symmetry: hard``.
 
-        Shapes: x [B, N, T, D] -> logits [B, E, K]
+        Shapes: x [B, N, T, D] -> logits [B, E, K] (E = N k on ``candidates``)
         """
+        if candidates is not None:
+            return self.encoder(x, candidates)
         logits = self.encoder(x)
         return tie_directions(logits, x.shape[1]) if self.symmetry == "hard" else logits
+
+    def _check_candidate_support(self) -> None:
+        kind = self.candidate_graph.kind
+        if self.graph != "learned":
+            raise ValueError(f"model.candidates={kind} needs model.graph=learned, got "
+                             f"model.graph={self.graph}")
+        if self.symmetry != "none":  # it pairs the directions of the all-pairs edge order
+            raise ValueError(f"model.candidates={kind} needs model.symmetry=none, got {self.symmetry}")
+        dynamic = self.cfg["dynamic_graph"]
+        if dynamic["train"] or dynamic["test"]:  # re-encoding would need the roll-out's candidates
+            raise ValueError(f"model.candidates={kind} needs model.dynamic_graph.train and .test false")
+        for net in (self.encoder, self.decoder):
+            if net is None:  # the supervised objective has no decoder
+                continue
+            net = getattr(net, "_orig_mod", net)  # under torch.compile
+            if "candidates" not in inspect.signature(net.forward).parameters:
+                raise ValueError(f"model.candidates={kind}: the {type(net).__name__} runs on all "
+                                 f"pairs only; use encoder=mlp or cnn and decoder=mlp or rnn (or model.candidates=all)")
+
+    def edge_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoder's logits for every pair from the frames of ``x``; with candidate edges, the
+        pairs that are not candidates are type 0 for certain (for inference at modest N).
+
+        Shapes: x [B, N, T, D] -> [B, N(N-1), K]
+        """
+        batch = self.with_candidates({"x": x}, x.shape[2])
+        candidates = candidates_of(batch)
+        logits = self.encode(x, candidates)
+        return logits if candidates is None else on_all_pairs(logits, candidates)
+
+    def with_candidates(self, batch: dict[str, Any], frames: int) -> dict[str, Any]:
+        """The batch with its candidate edges from its first ``frames`` frames under
+        ``candidates`` (the batch itself for all pairs)."""
+        if self.candidate_graph.all_pairs:
+            return batch
+        return {**batch, "candidates": self.candidate_graph.build(batch, frames)}
 
     def sample_edges(self, logits: torch.Tensor, hard: bool) -> torch.Tensor:
         """Gumbel-softmax sample (straight-through one-hot when ``hard``).
@@ -145,32 +195,37 @@ class NRIModule(pl.LightningModule):
 
         return fn
 
-    def _logits(self, x: torch.Tensor, frames: int) -> torch.Tensor | None:
+    def _logits(self, batch: dict[str, Any], frames: int) -> torch.Tensor | None:
         """The encoder's logits on the first ``frames`` frames, None without an encoder."""
-        return self.encode(x[:, :, :frames]) if self.edge_source.needs_encoder else None
+        if not self.edge_source.needs_encoder:
+            return None
+        return self.encode(batch["x"][:, :, :frames], candidates_of(batch))
 
     # --------------------------------------------------------------- decoding
     def decode(self, x: torch.Tensor, edges: torch.Tensor | None, pred_steps: int,
                burn_in_steps: int | None = None, graph_fn=None,
-               prev_frame: torch.Tensor | None = None) -> torch.Tensor:
-        """``prev_frame`` [B, N, D]: the frame before x's first, for decoders that read changes.
+               prev_frame: torch.Tensor | None = None, candidates=None) -> torch.Tensor:
+        """``prev_frame`` [B, N, D]: the frame before x's first, for decoders that read changes;
+        ``candidates``: the edges ``edges`` are on (None: all pairs).
 
         Shapes: x [B, N, T, D] -> [B, N, T-1, D]
         """
+        on_candidates = {"candidates": candidates} if candidates is not None else {}
         if self.recurrent:
             kwargs = {"graph_fn": graph_fn} if graph_fn is not None else {}
-            return self.decoder(x, edges, pred_steps, burn_in_steps, **kwargs)
+            return self.decoder(x, edges, pred_steps, burn_in_steps, **kwargs, **on_candidates)
         kwargs = {"prev_frame": prev_frame} if prev_frame is not None else {}
-        return self.decoder(x, edges, pred_steps, **kwargs)
+        return self.decoder(x, edges, pred_steps, **kwargs, **on_candidates)
 
     def forecast(self, x: torch.Tensor, edges: torch.Tensor | None, burn_in: int, horizon: int,
-                 graph_fn=None) -> torch.Tensor:
+                 graph_fn=None, candidates=None) -> torch.Tensor:
         """Predict ``horizon`` frames after frame ``burn_in`` (0-based), fed ground truth up to it.
 
         Shapes: x [B, N, T, D] with T > burn_in + horizon -> [B, N, horizon, D]
         """
         if self.recurrent:
-            out = self.decode(x[:, :, : burn_in + horizon + 1], edges, 1, burn_in, graph_fn)
+            out = self.decode(x[:, :, : burn_in + horizon + 1], edges, 1, burn_in, graph_fn,
+                              candidates=candidates)
             return out[:, :, burn_in: burn_in + horizon]
         if self.reads_history:  # its memory starts at frame 0, not at the burn-in
             out = self.decoder(x[:, :, : burn_in + horizon + 1], edges, horizon, burn_in_steps=burn_in)
@@ -178,7 +233,8 @@ class NRIModule(pl.LightningModule):
         # a decoder that reads changes since the previous frame gets the one before the window
         reads_changes = bool(getattr(self.decoder, "delta_inputs", None)) and burn_in > 0
         return self.decode(x[:, :, burn_in: burn_in + horizon + 1], edges, horizon,
-                           prev_frame=x[:, :, burn_in - 1] if reads_changes else None)
+                           prev_frame=x[:, :, burn_in - 1] if reads_changes else None,
+                           candidates=candidates)
 
     # ------------------------------------------------------------------ steps
     def step_loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor | float]:
@@ -187,7 +243,8 @@ class NRIModule(pl.LightningModule):
         No logging and no host synchronisation, so the whole step is one ``torch.compile`` graph.
         Shapes: batch["x"] [B, N, T, D] -> 0-d tensors (and the temperature as a number)
         """
-        logits = self._logits(batch["x"], self.ds["train_steps"])
+        batch = self.with_candidates(batch, self.ds["train_steps"])
+        logits = self._logits(batch, self.ds["train_steps"])
         return self.objective.training(self, batch, logits)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
@@ -200,15 +257,17 @@ class NRIModule(pl.LightningModule):
 
     def on_validation_epoch_start(self) -> None:
         self.edge_metrics.reset()
+        self.sparse_edge_metrics.reset()
         self.last_val_example = None
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         x = batch["x"]
-        logits = self._logits(x, self.ds["train_steps"])
+        batch = self.with_candidates(batch, self.ds["train_steps"])
+        logits = self._logits(batch, self.ds["train_steps"])
+        all_pairs = candidates_of(batch) is None
         if logits is not None:
-            if "edges" in batch:
-                self.edge_metrics.update(logits, batch["edges"])
-            if self.last_val_example is None:
+            self._update_edge_metrics(batch, logits)
+            if self.last_val_example is None and all_pairs:
                 self.last_val_example = {
                     "prob": logits[0].softmax(-1).detach().cpu(), "x": x[0].detach().cpu(),
                     "edges": batch["edges"][0].detach().cpu() if "edges" in batch else None}
@@ -220,6 +279,7 @@ class NRIModule(pl.LightningModule):
 
     def on_test_epoch_start(self) -> None:
         self.edge_metrics.reset()
+        self.sparse_edge_metrics.reset()
         self.forecast_mse.reset()
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
@@ -229,14 +289,17 @@ class NRIModule(pl.LightningModule):
         if x.shape[2] < burn_in + horizon + 1:
             raise ValueError(f"test trajectories have {x.shape[2]} frames but test_burn_in={burn_in} "
                              f"+ test_horizon={horizon} needs {burn_in + horizon + 1}")
-        logits = self._logits(x, min(burn_in, self.ds["train_steps"]))
-        if logits is not None and "edges" in batch:
-            self.edge_metrics.update(logits, batch["edges"])
+        frames = min(burn_in, self.ds["train_steps"])
+        batch = self.with_candidates(batch, frames)
+        logits = self._logits(batch, frames)
+        if logits is not None:
+            self._update_edge_metrics(batch, logits)
         if self.decoder is None:
             return
         edges = self.edge_source.eval_edges(self, batch, logits)
         dynamic = self.cfg["dynamic_graph"]["test"] and logits is not None and self.recurrent
-        preds = self.forecast(x, edges, burn_in, horizon, self.graph_fn(x) if dynamic else None)
+        preds = self.forecast(x, edges, burn_in, horizon, self.graph_fn(x) if dynamic else None,
+                              candidates=candidates_of(batch))
         self.forecast_mse.update(preds, x[:, :, burn_in + 1: burn_in + horizon + 1])
 
     def on_test_epoch_end(self) -> None:
@@ -247,14 +310,29 @@ class NRIModule(pl.LightningModule):
                 self.log(f"test/mse_{h}", v, rank_zero_only=True)
             self.test_results["test/mse"] = mse.tolist()
 
+    def _update_edge_metrics(self, batch: dict[str, Any], logits: torch.Tensor) -> None:
+        candidates = candidates_of(batch)
+        if "edges" in batch and candidates is None:
+            self.edge_metrics.update(logits, batch["edges"])
+        true = true_edge_lists(batch, self.num_atoms)
+        if true is not None:
+            self.sparse_edge_metrics.update(**candidate_scores(logits, candidates, true,
+                                                               self.num_atoms))
+
     def _log_edge_metrics(self, split: str) -> dict[str, float]:
-        if not self.edge_metrics.update_called:
-            return {}
-        values = self.edge_metrics.compute()
-        self.edge_permutation = values["perm"]
-        out = {f"{split}/edge_acc": values["acc"], f"{split}/edge_acc_perm": values["acc_perm"]}
-        if "auroc" in values:
-            out[f"{split}/auroc"] = values["auroc"]
+        out: dict[str, float] = {}
+        if self.edge_metrics.update_called:  # all pairs: accuracy with and without relabelling
+            values = self.edge_metrics.compute()
+            self.edge_permutation = values["perm"]
+            out = {f"{split}/edge_acc": values["acc"], f"{split}/edge_acc_perm": values["acc_perm"]}
+            if "auroc" in values:
+                out[f"{split}/auroc"] = values["auroc"]
+        if self.sparse_edge_metrics.update_called:
+            sparse = self.sparse_edge_metrics.compute()
+            names = {"auprc": "auprc", "f1": "f1", "candidate_recall": "candidate_recall"}
+            if not self.edge_metrics.update_called:  # candidates or edge lists: all pairs from here
+                names.update(acc="edge_acc", auroc="auroc")
+            out.update({f"{split}/{name}": sparse[key] for key, name in names.items()})
         for k, v in out.items():
             if not math.isnan(v):
                 self.log(k, v, rank_zero_only=True)

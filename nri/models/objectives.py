@@ -12,12 +12,20 @@ import torch
 from torch.nn import functional as F
 
 from nri import losses, metrics
+from nri.models.candidate_graph import true_edge_lists
+from nri.models.candidates import candidate_labels
+from nri.models.graph import CandidateEdges
 from nri.models.symmetry import symmetry_penalty
 
 if TYPE_CHECKING:
     from nri.models.module import NRIModule
 
 Batch = dict[str, torch.Tensor]
+
+
+def candidates_of(batch: Batch) -> CandidateEdges | None:
+    """The batch's candidate edges (set by the module), None for all pairs."""
+    return batch["candidates"] if "candidates" in batch else None
 
 
 class Objective:
@@ -45,14 +53,14 @@ class NLL(Objective):
         graph_fn = None
         if logits is not None and module.recurrent and module.cfg["dynamic_graph"]["train"]:
             graph_fn = module.graph_fn(x, hard=module.cfg["hard"])
-        preds = module.decode(x, edges, steps, burn_in, graph_fn)
+        preds = module.decode(x, edges, steps, burn_in, graph_fn, candidates=candidates_of(batch))
         nll = losses.gaussian_nll(preds, x[:, :, 1:], module.variance)
         return {"train/nll": nll, "train/mse": F.mse_loss(preds, x[:, :, 1:]), "train/loss": nll}
 
     def validation(self, module, batch, logits):
         x = batch["x"]
         edges = module.edge_source.eval_edges(module, batch, logits)
-        preds = module.decode(x, edges, 1)
+        preds = module.decode(x, edges, 1, candidates=candidates_of(batch))
         nll = losses.gaussian_nll(preds, x[:, :, 1:], module.variance)
         return {"val/nll": nll, "val/mse": F.mse_loss(preds, x[:, :, 1:]), "val/loss": nll}
 
@@ -65,7 +73,9 @@ class ELBO(NLL):
 
     def training(self, module, batch, logits):
         log = super().training(module, batch, logits)
-        kl = losses.kl_categorical(logits.softmax(-1), module.prior(), module.num_atoms)
+        candidates = candidates_of(batch)
+        mask = candidates.mask if candidates is not None else None
+        kl = losses.kl_categorical(logits.softmax(-1), module.prior(), module.num_atoms, mask=mask)
         log["train/loss"] = log["train/nll"] + float(module.cfg["kl_weight"]) * kl
         log["train/kl"] = kl
         log["train/tau"] = module.tau
@@ -73,33 +83,48 @@ class ELBO(NLL):
             asymmetry = symmetry_penalty(logits, module.num_atoms)
             log["train/loss"] = log["train/loss"] + float(module.cfg["symmetry_weight"]) * asymmetry
             log["train/symmetry"] = asymmetry
-        if "edges" in batch:
+        if "edges" in batch and candidates is None:
             log["train/edge_acc"] = metrics.edge_accuracy(logits, batch["edges"])
         return log
 
     def validation(self, module, batch, logits):
         log = super().validation(module, batch, logits)
-        kl = losses.kl_categorical(logits.softmax(-1), None, module.num_atoms)
+        candidates = candidates_of(batch)
+        mask = candidates.mask if candidates is not None else None
+        kl = losses.kl_categorical(logits.softmax(-1), None, module.num_atoms, mask=mask)
         log["val/kl"] = kl
         log["val/loss"] = log["val/nll"] + kl
         return log
 
 
 class Supervised(Objective):
-    """The encoder alone: cross-entropy of its logits on the true edge types."""
+    """The encoder alone: cross-entropy of its logits on the true edge types (on candidate edges:
+    edge or not, over the real slots)."""
 
     name = "supervised"
     needs_decoder = False
     needs_encoder = True
 
     def training(self, module, batch, logits):
-        ce = F.cross_entropy(logits.reshape(-1, module.edge_types), batch["edges"].reshape(-1))
-        return {"train/ce": ce, "train/edge_acc": metrics.edge_accuracy(logits, batch["edges"]),
-                "train/loss": ce}
+        ce, acc = self._scores(module, batch, logits)
+        return {"train/ce": ce, "train/edge_acc": acc, "train/loss": ce}
 
     def validation(self, module, batch, logits):
-        ce = F.cross_entropy(logits.reshape(-1, module.edge_types), batch["edges"].reshape(-1))
+        ce, _ = self._scores(module, batch, logits)
         return {"val/ce": ce, "val/loss": ce}
+
+    @staticmethod
+    def _scores(module, batch, logits) -> tuple[torch.Tensor, torch.Tensor]:
+        candidates = candidates_of(batch)
+        if candidates is None:
+            labels = batch["edges"]
+            ce = F.cross_entropy(logits.reshape(-1, module.edge_types), labels.reshape(-1))
+            return ce, metrics.edge_accuracy(logits, labels)
+        true = true_edge_lists(batch, module.num_atoms)
+        labels = candidate_labels(candidates, true).long()  # [B, E]
+        keep = candidates.mask if candidates.mask is not None else torch.ones_like(labels, dtype=torch.bool)
+        ce = F.cross_entropy(logits[keep], labels[keep])
+        return ce, (logits[keep].argmax(-1) == labels[keep]).float().mean()
 
 
 OBJECTIVES: dict[str, type[Objective]] = {cls.name: cls for cls in (ELBO, NLL, Supervised)}

@@ -13,8 +13,8 @@ from nri.models.candidates import (
     candidate_recall,
     given_candidates,
 )
-from nri.models.decoders import MLPDecoder
-from nri.models.encoders import MLPEncoder
+from nri.models.decoders import MLPDecoder, RNNDecoder
+from nri.models.encoders import CNNEncoder, MLPEncoder
 from nri.models.graph import edge_index, gather_nodes, node2edge
 from nri.models.messages import TypedMessages
 
@@ -116,6 +116,31 @@ def test_all_pairs_candidates_reproduce_the_all_pairs_path_bit_for_bit():
     assert torch.equal(encoder(x, candidates=cand), logits)
     edges = torch.softmax(logits, -1)
     assert torch.equal(decoder(x, edges, 2, candidates=cand), decoder(x, edges, 2))
+
+
+def test_rnn_decoder_on_all_pairs_candidates_is_the_all_pairs_one():
+    torch.manual_seed(0)
+    decoder = RNNDecoder(4, 2, 16, skip_first=True).eval()
+    x = torch.randn(2, 5, 8, 4)
+    edges = torch.softmax(torch.randn(2, 20, 2), -1)
+    cand = AllPairs()(x)
+    assert torch.equal(decoder(x, edges, 1, 4, candidates=cand), decoder(x, edges, 1, 4))
+    near = NearestByTrajectory(2)(x)
+    out = decoder(x, torch.softmax(torch.randn(2, near.num_edges, 2), -1), 1, 4, candidates=near)
+    assert out.shape == (2, 5, 7, 4) and torch.isfinite(out).all()
+
+
+def test_cnn_encoder_on_candidates_is_the_all_pairs_one_and_equivariant():
+    torch.manual_seed(0)
+    encoder = CNNEncoder(4, 16, 2).eval()
+    x = torch.randn(2, 6, 16, 4)
+    assert torch.equal(encoder(x, candidates=AllPairs()(x)), encoder(x))
+    perm = torch.randperm(6)
+    builder = NearestByTrajectory(3)
+    cand, cand_p = builder(x), builder(x[:, perm])
+    score = cand.to_adjacency(encoder(x, cand)[..., 1])  # [B, N, N]
+    score_p = cand_p.to_adjacency(encoder(x[:, perm], cand_p)[..., 1])
+    torch.testing.assert_close(score_p, score[:, perm][:, :, perm])
 
 
 def test_encoder_and_decoder_are_permutation_equivariant_on_candidate_graphs():
