@@ -21,6 +21,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+import nri.schema  # noqa: F401  (registers the structured configs the dataset group names)
 from nri.cli import exits_on_user_error
 from nri.conf_path import CONFIG_PATH
 

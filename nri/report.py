@@ -13,7 +13,7 @@ from typing import Any
 from pytorch_lightning.utilities import rank_zero_only
 
 # the order in which a table lists a split's metrics; others follow alphabetically, lists are left out
-EDGE_METRICS = ("edge_acc", "edge_acc_perm", "auroc")
+EDGE_METRICS = ("edge_acc", "edge_acc_perm", "auroc", "auprc", "f1", "candidate_recall")
 LOSS_METRICS = ("loss", "nll", "kl", "ce", "mse")
 HORIZON = re.compile(r"(.*?)mse_(\d+)$")
 KEY_HORIZONS = (1, 10, 20)  # the forecast horizons a table shows (and each series' last); all are in metrics.json

@@ -77,7 +77,7 @@ def test_redirected_output_is_plain_lines(tiny_run):
 
 def test_train_and_eval_end_with_the_same_table(tiny_run, tiny_springs):
     run_dir, proc = tiny_run
-    expected = ["edge_acc", "edge_acc_perm", "auroc", "mse_1", "mse_9"]
+    expected = ["edge_acc", "edge_acc_perm", "auroc", "auprc", "f1", "candidate_recall", "mse_1", "mse_9"]
     assert table_rows(proc.stdout, "test metric") == expected
     ev = run_module("nri.eval", f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}",
                     f"paths.data_dir={tiny_springs}", f"hydra.run.dir={run_dir.parent / 'eval'}",
@@ -96,7 +96,7 @@ def test_metrics_json_records_the_data_used(tiny_run, tiny_springs):
     assert data["split_sizes"] == {"train": 64, "valid": 32, "test": 32}
     assert data["metadata"] is None  # the fixture writes the arrays only
     tree = (run_dir / "config_tree.txt").read_text()
-    assert "├─ dataset\n│  ├─ name: springs\n│  ├─ num_atoms: 5\n" in tree
+    assert "├─ dataset\n│  ├─ physics\n│  │  ├─ box_size: 5.0\n" in tree and "│  ├─ name: springs\n│  ├─ num_atoms: 5\n" in tree
 
 
 def test_tensorboard_has_hparams_with_the_final_metrics(tiny_run):
