@@ -25,7 +25,21 @@ def edge_ops(num_nodes: int, device: torch.device, candidates: CandidateEdges | 
     return candidates.node2edge, candidates.edge2node, candidates.per_receiver + 1
 
 
-class MLPEncoder(nn.Module):
+class EdgeTypeEncoder(nn.Module):
+    """An encoder as edge representations (``edge_embeddings``, the subclass's) followed by one
+    linear layer to the K edge-type logits (the relation-interaction encoder reads the former)."""
+
+    def _edge_type_layer(self, hidden: int, edge_types: int) -> None:
+        self.fc_out = nn.Linear(hidden, edge_types)
+        nn.init.xavier_normal_(self.fc_out.weight)
+        nn.init.constant_(self.fc_out.bias, 0.1)
+
+    def forward(self, x: torch.Tensor, candidates: CandidateEdges | None = None) -> torch.Tensor:
+        """Shapes: x [B, N, T, D] -> logits [B, E, K] (candidates: E = N*k)"""
+        return self.fc_out(self.edge_embeddings(x, candidates))
+
+
+class MLPEncoder(EdgeTypeEncoder):
     """The reference's MLP encoder (node MLP, edge MLP, optional factor-graph pass).
 
     The whole trajectory of an object is flattened into one vector, so the encoder must always see
@@ -47,19 +61,14 @@ class MLPEncoder(nn.Module):
         self.mlp2 = MLP(2 * hidden, hidden, hidden, dropout)
         self.mlp3 = MLP(hidden, hidden, hidden, dropout)
         self.mlp4 = MLP((3 if factor else 2) * hidden, hidden, hidden, dropout)
-        self.fc_out = nn.Linear(hidden, edge_types)
-        nn.init.xavier_normal_(self.fc_out.weight)
-        nn.init.constant_(self.fc_out.bias, 0.1)
-
-    def forward(self, x: torch.Tensor, candidates: CandidateEdges | None = None) -> torch.Tensor:
-        return self.fc_out(self.edge_embeddings(x, candidates))
+        self._edge_type_layer(hidden, edge_types)
 
     def edge_embeddings(self, x: torch.Tensor,
                         candidates: CandidateEdges | None = None) -> torch.Tensor:
-        """Every edge's representation before the edge-type layer.
+        """Every edge's representation before the edge-type layer: node MLP over the flattened
+        trajectory, edge MLP over the pair, then (``factor``) a pass through the receivers.
 
-        Shapes:
-            x: [B, N, T, D] -> [B, E, H] (candidates: E = N*k)
+        Shapes: x [B, N, T, D] -> [B, E, H] (candidates: E = N*k)
         """
         b, n, t, d = x.shape
         if t != self.timesteps:
@@ -78,7 +87,7 @@ class MLPEncoder(nn.Module):
         return self.mlp4(torch.cat([h, skip], dim=-1))  # [B, E, 3H or 2H] -> [B, E, H]
 
 
-class CNNEncoder(nn.Module):
+class CNNEncoder(EdgeTypeEncoder):
     """The reference's CNN encoder: a temporal CNN over each edge's pair of trajectories.
 
     With ``candidates`` it scores only those edges (factor pass as in :class:`MLPEncoder`).
@@ -96,19 +105,14 @@ class CNNEncoder(nn.Module):
         if factor:
             self.mlp2 = MLP(hidden, hidden, hidden, dropout)
             self.mlp3 = MLP(3 * hidden, hidden, hidden, dropout)
-        self.fc_out = nn.Linear(hidden, edge_types)
-        nn.init.xavier_normal_(self.fc_out.weight)
-        nn.init.constant_(self.fc_out.bias, 0.1)
-
-    def forward(self, x: torch.Tensor, candidates: CandidateEdges | None = None) -> torch.Tensor:
-        return self.fc_out(self.edge_embeddings(x, candidates))
+        self._edge_type_layer(hidden, edge_types)
 
     def edge_embeddings(self, x: torch.Tensor,
                         candidates: CandidateEdges | None = None) -> torch.Tensor:
-        """Every edge's representation before the edge-type layer.
+        """Every edge's representation before the edge-type layer: a temporal CNN over the pair's
+        trajectories, an edge MLP, then (``factor``) a pass through the receivers.
 
-        Shapes:
-            x: [B, N, T, D] -> [B, E, H] (candidates: E = N*k)
+        Shapes: x [B, N, T, D] with T >= 14 -> [B, E, H] (candidates: E = N*k)
         """
         b, n, t, d = x.shape
         to_edges, to_nodes, divisor = edge_ops(n, x.device, candidates)
