@@ -20,8 +20,6 @@ from nri.pretrained import is_pretrained
 CONFIG_GROUPS = ("dataset", "encoder", "decoder", "model")
 # evaluation-only settings: a resumed run may change them (they do not touch what is learned)
 RESUME_MAY_CHANGE = ("model.eval_sample", "model.dynamic_graph.test")
-# each scheduler's own settings; those of a scheduler the run does not use cannot differ in effect
-SCHEDULER_KEYS = {"step": ("step_size", "gamma"), "cosine": ("t_max", "eta_min")}
 DATAMODULE_STATE = "NRIDataModule"  # where Lightning keeps the datamodule's state_dict
 
 
@@ -83,11 +81,12 @@ def flatten(tree: Any, prefix: str) -> dict[str, Any]:
 def group_values(hparams: dict[str, Any], cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     """The dataset/encoder/decoder/model values by dotted key: the checkpoint's and the run's."""
     from nri.plain import plain
+    from nri.schema import upgraded
 
     saved: dict[str, Any] = {}
     asked: dict[str, Any] = {}
     for group in CONFIG_GROUPS:
-        saved.update(flatten(hparams.get(group), group))
+        saved.update(flatten(upgraded(hparams.get(group)) if group == "model" else hparams.get(group), group))
         asked.update(flatten(plain(cfg.get(group)), group))
     return saved, asked
 
@@ -95,9 +94,7 @@ def group_values(hparams: dict[str, Any], cfg: DictConfig) -> tuple[dict[str, An
 def config_differences(hparams: dict[str, Any], cfg: DictConfig) -> list[str]:
     """Dotted keys of dataset/encoder/decoder/model whose values differ between checkpoint and run."""
     saved, asked = group_values(hparams, cfg)
-    unused = [f"model.scheduler.{key}" for name, keys in SCHEDULER_KEYS.items()
-              if name != asked.get("model.scheduler.name") for key in keys]
-    keys = sorted((set(saved) | set(asked)) - set(unused))
+    keys = sorted(set(saved) | set(asked))
     # a null in the run's config is filled from the data later (dataset=custom): no difference
     return [k for k in keys if k not in RESUME_MAY_CHANGE and asked.get(k) is not None
             and saved.get(k) != asked.get(k)]

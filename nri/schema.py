@@ -47,17 +47,6 @@ def _adam() -> dict[str, Any]:
 
 
 @dataclass
-class SchedulerConfig:
-    """Learning-rate schedule, stepped each epoch."""
-
-    name: str = "step"  # step (StepLR) | cosine (CosineAnnealingLR) | none
-    step_size: int = 200  # step: epochs between decays
-    gamma: float = 0.5  # step: factor per decay
-    t_max: int | None = "${oc.select:trainer.max_epochs,null}"  # cosine: epochs to eta_min
-    eta_min: float = 0.0  # cosine: the final learning rate
-
-
-@dataclass
 class ModelConfig:
     """NRI (learned) by default: the encoder infers the graph, the decoder predicts (ELBO)."""
 
@@ -79,7 +68,10 @@ class ModelConfig:
     temperature: TemperatureConfig = field(default_factory=TemperatureConfig)
     # a torch.optim class as a partial node: called with the parameters in configure_optimizers
     optimizer: Any = field(default_factory=_adam)
-    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    # a torch.optim.lr_scheduler class as a partial node, called with the optimizer and stepped each
+    # epoch; Hydra runs choose it from the group conf/model/scheduler/ (step, as the reference, unless
+    # told), a module built in code without one keeps the learning rate constant
+    scheduler: Any = None
     dynamic_graph: DynamicGraphConfig = field(default_factory=DynamicGraphConfig)
     # candidate edges per sample (nri/models/candidate_graph.py): all (every pair) | knn | radius | given
     candidates: str = "all"
@@ -142,7 +134,7 @@ class RunSettings:
 
 # the config groups and the top-level nodes of table runs; each group validates itself (model, trainer)
 TOP_LEVEL_NODES = ("paths", "dataset", "encoder", "decoder", "model", "datamodule", "trainer", "logger",
-                   "callbacks", "profile", "row", "real")
+                   "callbacks", "profile", "row", "real", "schedules")
 TrainRunConfig = make_dataclass("TrainRunConfig", [(name, Any, None) for name in TOP_LEVEL_NODES],
                                 bases=(RunSettings,))
 
@@ -159,6 +151,25 @@ def checked(schema: type, values: Any, prefix: str = "") -> dict[str, Any]:
         key = f"{prefix}.{err.full_key}" if prefix else err.full_key
         raise ConfigError(f"{key}: {(err.msg or str(err)).splitlines()[0]}") from None
     return OmegaConf.to_container(merged, resolve=True)
+
+
+# checkpoints written before model.scheduler became a partial node saved {name, step_size, gamma,
+# t_max, eta_min}: the node each name meant, and which of its arguments came from which key
+_LEGACY_SCHEDULERS = {
+    "step": ("torch.optim.lr_scheduler.StepLR", {"step_size": "step_size", "gamma": "gamma"}),
+    "cosine": ("torch.optim.lr_scheduler.CosineAnnealingLR", {"T_max": "t_max", "eta_min": "eta_min"}),
+}
+
+
+def upgraded(model: Any) -> Any:
+    """Model settings with a legacy ``scheduler: {name: …}`` turned into the partial node it meant."""
+    legacy = model.get("scheduler") if isinstance(model, dict) else None
+    if not isinstance(legacy, dict) or "name" not in legacy:
+        return model
+    target = _LEGACY_SCHEDULERS.get(legacy["name"])
+    node = None if target is None else {
+        "_target_": target[0], "_partial_": True, **{arg: legacy[key] for arg, key in target[1].items()}}
+    return {**model, "scheduler": node}
 
 
 def register() -> None:

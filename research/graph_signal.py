@@ -94,7 +94,7 @@ def main() -> None:
         pl.seed_everything(0, verbose=False)
         module = NRIModule(dataset, {"graph": "true", "objective": "nll", "skip_first": True,
                                      "prediction_steps": args.prediction_steps,
-                                     "optimizer": {"lr": args.lr}, "scheduler": {"name": "none"}},
+                                     "optimizer": {"lr": args.lr}},
                            None, {"name": "mlp", "hidden": args.hidden,
                                                    "delta_inputs": args.delta_inputs}, dm.normalization)
         start = time.time()

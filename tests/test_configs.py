@@ -7,12 +7,14 @@ from pathlib import Path
 
 import hydra
 import pytest
+import torch
 from hydra.core.global_hydra import GlobalHydra
 from hydra_utils import CONF, compose_cfg
 
 from nri.build import build_module, build_trainer
 
-GROUPS = ["dataset", "encoder", "decoder", "model", "trainer", "logger", "callbacks", "datamodule", "debug"]
+GROUPS = ["dataset", "encoder", "decoder", "model", "trainer", "logger", "callbacks", "datamodule", "debug",
+          "model/scheduler"]
 NORM = {"kind": "locvel", "loc_min": -1.0, "loc_max": 1.0, "vel_min": -1.0, "vel_max": 1.0}
 
 
@@ -48,6 +50,7 @@ def test_option_composes_and_instantiates(group, option, tmp_path):
     assert datamodule.ds["name"] == cfg.dataset.name
     module = build_module(cfg, NORM)
     assert module.graph in ("learned", "true", "full", "none")
+    module.configure_optimizers()  # the optimizer and scheduler nodes instantiate
     trainer = build_trainer(cfg)
     assert trainer is not None
 
@@ -56,6 +59,27 @@ def test_option_composes_and_instantiates(group, option, tmp_path):
 def test_experiment_composes(option, tmp_path):
     cfg = compose_cfg("train", [f"experiment={option}", f"paths.data_dir={tmp_path}"], tmp_path)
     build_module(cfg, NORM)
+
+
+@pytest.mark.parametrize(("overrides", "schedule"), [
+    ([], torch.optim.lr_scheduler.StepLR),
+    (["model/scheduler=cosine", "trainer.max_epochs=7"], torch.optim.lr_scheduler.CosineAnnealingLR),
+    (["model.scheduler=null"], None),
+    (["experiment=table1_springs", "row=nri_learned", "profile=quick"], torch.optim.lr_scheduler.CosineAnnealingLR),
+    (["experiment=table1_springs", "row=supervised", "profile=paper"], torch.optim.lr_scheduler.StepLR),
+])
+def test_the_scheduler_comes_from_its_group_or_the_profile(overrides, schedule, tmp_path):
+    cfg = compose_cfg("train", [*overrides, f"paths.data_dir={tmp_path}"], tmp_path)
+    configured = build_module(cfg, NORM).configure_optimizers()
+    if schedule is None:
+        assert isinstance(configured, torch.optim.Adam)
+        return
+    scheduler = configured["lr_scheduler"]["scheduler"]
+    assert type(scheduler) is schedule
+    if schedule is torch.optim.lr_scheduler.CosineAnnealingLR:
+        assert scheduler.T_max == cfg.trainer.max_epochs
+    else:
+        assert (scheduler.step_size, scheduler.gamma) == (200, 0.5)
 
 
 def test_eval_and_generate_configs_compose(tmp_path):

@@ -44,7 +44,7 @@ def test_gpu_optimizer_is_fused(tiny_springs):
     from nri.models.module import NRIModule
 
     module = NRIModule(TINY_DATASET, {}, {"name": "mlp", "hidden": 16}, {"name": "mlp", "hidden": 16}).cuda()
-    assert module.configure_optimizers()["optimizer"].defaults["fused"] is True
+    assert module.configure_optimizers().defaults["fused"] is True
 
 
 def test_gpu_and_cpu_forward_agree(tiny_springs):

@@ -292,7 +292,8 @@ def test_public_api_gives_what_nri_infer_writes(system, npy_run, tmp_path):
     prob = nri.infer_graph(model, x)
     assert prob.shape == (len(x), E, K)
     np.testing.assert_allclose(prob.sum(-1), 1.0, atol=1e-6)
-    np.testing.assert_allclose(nri.infer_graph(model, x[0]), prob[:1])  # one [N, T, D] sequence
+    # one [N, T, D] sequence: the same numbers up to float32 rounding (a batch of 1 may take another kernel)
+    np.testing.assert_allclose(nri.infer_graph(model, x[0]), prob[:1], rtol=1e-5, atol=1e-7)
 
     out = tmp_path / "infer"
     infer(infer_cfg(npy_run, system["dir"] / "system.npy", out))

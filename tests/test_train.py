@@ -185,4 +185,4 @@ def test_cpu_optimizer_keeps_the_default_implementation():
     from nri.models.module import NRIModule
 
     module = NRIModule(TINY_DATASET, {}, {"name": "mlp", "hidden": 8}, {"name": "mlp", "hidden": 8})
-    assert module.configure_optimizers()["optimizer"].defaults["fused"] is None  # fused only on a GPU
+    assert module.configure_optimizers().defaults["fused"] is None  # fused only on a GPU

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable
 from typing import Any
 
 import hydra
@@ -32,13 +31,13 @@ from nri.models.schedules import temperature
 from nri.models.symmetry import check_symmetry_mode, tie_directions
 from nri.models.train_log import TrainScalars
 from nri.registry import build_decoder, build_encoder
-from nri.schema import ModelConfig, checked
+from nri.schema import ModelConfig, checked, upgraded
 from nri.sparse_metrics import SparseEdgeMetrics
 
 
 def model_settings(model: dict[str, Any]) -> dict[str, Any]:
     """``model`` merged onto the schema's defaults, as plain values (ConfigError for a bad key or type)."""
-    return checked(ModelConfig, model, "model")
+    return checked(ModelConfig, upgraded(model), "model")
 
 
 class NRIModule(pl.LightningModule):
@@ -347,24 +346,7 @@ class NRIModule(pl.LightningModule):
         # on a GPU, one fused kernel instead of a few per parameter group: less host time per step
         fused = {"fused": True} if all(p.is_cuda for p in params) else {}
         optimizer = make_optimizer(params, **fused)
-        scheduler = lr_scheduler(optimizer, self.cfg["scheduler"], lambda: self.trainer.max_epochs)
-        if scheduler is None:
+        if self.cfg["scheduler"] is None:
             return optimizer
+        scheduler = hydra.utils.instantiate(self.cfg["scheduler"])(optimizer)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
-
-
-def lr_scheduler(optimizer: torch.optim.Optimizer, cfg: dict[str, Any], max_epochs: Callable[[], int | None]):
-    """The ``model.scheduler`` schedule for ``optimizer``: StepLR, CosineAnnealingLR or None.
-
-    ``max_epochs`` (asked only by a cosine schedule without ``t_max``) gives the trainer's.
-    """
-    kind = cfg["name"]
-    if kind in (None, "none"):
-        return None
-    if kind == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=int(cfg["step_size"]),
-                                               gamma=float(cfg["gamma"]))
-    if kind == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, T_max=int(cfg["t_max"] or max_epochs() or 1), eta_min=float(cfg["eta_min"]))
-    raise ValueError(f"unknown model.scheduler.name {kind!r}; choose step, cosine or none")

@@ -73,15 +73,26 @@ def test_each_combination_builds_what_it_needs(graph, objective, has_encoder, ha
 
 def test_optimizer_and_scheduler_come_from_config():
     model = {"optimizer": {"_target_": "torch.optim.SGD", "lr": 0.1, "weight_decay": 0.01},
-             "scheduler": {"name": "none"}}
+             "scheduler": None}
     module = NRIModule(TINY_DATASET, model, MLP, MLP)
     optimizer = module.configure_optimizers()
     assert isinstance(optimizer, torch.optim.SGD)
     assert optimizer.defaults["lr"] == 0.1 and optimizer.defaults["weight_decay"] == 0.01
-    cosine = NRIModule(TINY_DATASET, {"scheduler": {"name": "cosine", "t_max": 7, "eta_min": 1e-5}}, MLP, MLP)
+    cosine = NRIModule(TINY_DATASET, {"scheduler": {"_target_": "torch.optim.lr_scheduler.CosineAnnealingLR",
+                                                    "_partial_": True, "T_max": 7, "eta_min": 1e-5}}, MLP, MLP)
     scheduler = cosine.configure_optimizers()["lr_scheduler"]["scheduler"]
     assert isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR)
     assert (scheduler.T_max, scheduler.eta_min) == (7, 1e-5)
+
+
+def test_a_legacy_scheduler_setting_becomes_the_node_it_meant():
+    """Checkpoints from before the partial node saved ``scheduler: {name, step_size, ...}``."""
+    legacy = {"name": "cosine", "step_size": 200, "gamma": 0.5, "t_max": 9, "eta_min": 0.0}
+    scheduler = NRIModule(TINY_DATASET, {"scheduler": legacy}, MLP, MLP).configure_optimizers()
+    assert type(scheduler["lr_scheduler"]["scheduler"]) is torch.optim.lr_scheduler.CosineAnnealingLR
+    assert scheduler["lr_scheduler"]["scheduler"].T_max == 9
+    constant = NRIModule(TINY_DATASET, {"scheduler": {**legacy, "name": "none"}}, MLP, MLP)
+    assert isinstance(constant.configure_optimizers(), torch.optim.Adam)
 
 
 def test_checkpoint_keeps_plain_hyperparameters_and_loads(tmp_path):
