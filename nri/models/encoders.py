@@ -97,10 +97,10 @@ class CNNEncoder(EdgeTypeEncoder):
     """
 
     def __init__(self, dims: int, hidden: int, edge_types: int, dropout: float = 0.0,
-                 factor: bool = True):
+                 factor: bool = True, checkpoint: bool = False):
         super().__init__()
         self.factor = factor
-        self.cnn = TemporalCNN(2 * dims, hidden, hidden, dropout)
+        self.cnn = TemporalCNN(2 * dims, hidden, hidden, dropout, checkpoint)
         self.mlp1 = MLP(hidden, hidden, hidden, dropout)
         if factor:
             self.mlp2 = MLP(hidden, hidden, hidden, dropout)

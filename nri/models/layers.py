@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.utils.checkpoint import checkpoint
 
 
 class MLP(nn.Module):
@@ -43,12 +45,21 @@ class TemporalCNN(nn.Module):
     trained faster than the channels-first convolution kernels on the development CPU.
     The parameters are ``nn.Conv1d`` modules, so their shapes and names are the reference's.
 
+    ``checkpoint``: in training, keep only the input for the backward pass and recompute the
+    layers there (one more forward pass of the CNN). Its activations are the largest of a CNN-encoder
+    step (about 600 MiB at batch 128, hidden 256 on springs5). The recomputation draws the same
+    dropout masks and leaves batch norm's running statistics alone (they are updated once, in the
+    forward pass), so outputs, gradients and running statistics equal the plain forward's (tested).
+
     Shapes:
         x: [M, T, C_in] (channels last) with T >= 14 -> [M, out_dim]
     """
 
-    def __init__(self, in_channels: int, hidden: int, out_dim: int, dropout: float = 0.0):
+    def __init__(self, in_channels: int, hidden: int, out_dim: int, dropout: float = 0.0,
+                 checkpoint: bool = False):
         super().__init__()
+        self.checkpoint = checkpoint
+        self._recomputing = False
         self.conv1 = nn.Conv1d(in_channels, hidden, kernel_size=5)
         self.bn1 = nn.BatchNorm1d(hidden)
         self.conv2 = nn.Conv1d(hidden, hidden, kernel_size=5)
@@ -64,11 +75,40 @@ class TemporalCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1] < 14:
             raise ValueError(f"the CNN encoder needs at least 14 time steps, got {x.shape[1]}")
-        h = _channels_last_bn(F.relu_(_conv_channels_last(x, self.conv1)), self.bn1)  # [M, T-4, H]
+        # compiled graphs plan their own memory (and recompute cheap ops): no checkpoint there
+        if (self.checkpoint and self.training and torch.is_grad_enabled()
+                and not torch.compiler.is_compiling()):
+            return checkpoint(self._layers, x, use_reentrant=False, context_fn=self._contexts)
+        return self._layers(x)
+
+    def _contexts(self):
+        """Context managers for the checkpointed forward and for its recomputation."""
+        return contextlib.nullcontext(), self._recomputation()
+
+    @contextlib.contextmanager
+    def _recomputation(self):
+        self._recomputing = True
+        try:
+            yield
+        finally:
+            self._recomputing = False
+
+    def _bn(self, h: torch.Tensor, bn: nn.BatchNorm1d) -> torch.Tensor:
+        """Channels-last batch norm; in the recomputation without touching the running statistics."""
+        if not self._recomputing:
+            return _channels_last_bn(h, bn)
+        # the same kernel as the forward pass, updating copies of the statistics (thrown away)
+        flat = F.batch_norm(h.reshape(-1, h.shape[-1]), bn.running_mean.clone(),
+                            bn.running_var.clone(), bn.weight, bn.bias, training=True,
+                            momentum=bn.momentum, eps=bn.eps)
+        return flat.reshape(h.shape)
+
+    def _layers(self, x: torch.Tensor) -> torch.Tensor:
+        h = self._bn(F.relu_(_conv_channels_last(x, self.conv1)), self.bn1)  # [M, T-4, H]
         h = F.dropout(h, self.dropout, training=self.training)
         pooled = h.shape[1] // 2 * 2  # max-pool 2, stride 2, the odd last frame dropped
         h = torch.maximum(h[:, 0:pooled:2], h[:, 1:pooled:2])  # [M, T'/2, H]
-        h = _channels_last_bn(F.relu_(_conv_channels_last(h, self.conv2)), self.bn2)  # [M, T'', H]
+        h = self._bn(F.relu_(_conv_channels_last(h, self.conv2)), self.bn2)  # [M, T'', H]
         weights = torch.softmax(_conv_channels_last(h, self.attention), dim=1)  # [M, T'', 1]
         return (_conv_channels_last(h, self.pred) * weights).mean(dim=1)
 

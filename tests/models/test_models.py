@@ -246,3 +246,35 @@ def test_temporal_cnn_equals_the_channels_first_convolutions(steps):
         assert torch.allclose(out, ref, atol=1e-12)
         for g, r in zip(grads, ref_grads, strict=True):
             assert torch.allclose(g, r, atol=1e-10)
+
+
+def test_checkpointed_cnn_encoder_equals_the_plain_one_running_statistics_included():
+    """Recomputing the CNN in backward changes nothing: outputs, gradients, batch-norm buffers."""
+    import copy
+
+    torch.manual_seed(0)
+    plain = CNNEncoder(D, 16, K, dropout=0.3).double().train()
+    ckpt = copy.deepcopy(plain)
+    ckpt.cnn.checkpoint = True
+    x = torch.randn(B, N, T, D, dtype=torch.float64)
+    results, saved = [], []
+    for model in (plain, ckpt):
+        torch.manual_seed(1)  # the same dropout masks; the recomputation replays them
+        elements = []
+
+        def pack(t, elements=elements):
+            elements.append(t.numel())
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            out = model(x)
+        out.square().sum().backward()
+        results.append((out.detach(), [p.grad for p in model.parameters()], list(model.buffers())))
+        saved.append(sum(elements))
+    assert saved[1] < saved[0] / 2  # the CNN's activations are not kept for the backward pass
+    (out0, grads0, buffers0), (out1, grads1, buffers1) = results
+    assert torch.equal(out0, out1)
+    for a, b in zip(grads0 + buffers0, grads1 + buffers1, strict=True):
+        assert torch.equal(a, b)  # running statistics updated once, as without the checkpoint
+    with torch.no_grad():  # evaluation is untouched by the option
+        assert torch.equal(plain.eval()(x), ckpt.eval()(x))
