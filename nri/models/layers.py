@@ -47,7 +47,7 @@ class TemporalCNN(nn.Module):
 
     ``checkpoint``: in training, keep only the input for the backward pass and recompute the
     layers there (one more forward pass of the CNN). Its activations are the largest of a CNN-encoder
-    step (about 600 MiB at batch 128, hidden 256 on springs5). The recomputation draws the same
+    step (about 500 MiB of a 1.3 GiB peak at batch 128, hidden 256 on springs5). The recomputation draws the same
     dropout masks and leaves batch norm's running statistics alone (they are updated once, in the
     forward pass), so outputs, gradients and running statistics equal the plain forward's (tested).
 
