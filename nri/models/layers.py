@@ -46,10 +46,11 @@ class TemporalCNN(nn.Module):
     The parameters are ``nn.Conv1d`` modules, so their shapes and names are the reference's.
 
     ``checkpoint``: in training, keep only the input for the backward pass and recompute the
-    layers there (one more forward pass of the CNN). Its activations are the largest of a CNN-encoder
-    step (about 500 MiB of a 1.3 GiB peak at batch 128, hidden 256 on springs5). The recomputation draws the same
-    dropout masks and leaves batch norm's running statistics alone (they are updated once, in the
-    forward pass), so outputs, gradients and running statistics equal the plain forward's (tested).
+    layers there (one more forward pass of the CNN). Its activations are the largest of a
+    CNN-encoder step (about 500 MiB of a 1.3 GiB peak at batch 128, hidden 256 on springs5). The
+    recomputation draws the same dropout masks and leaves batch norm's running statistics alone
+    (they are updated once, in the forward pass), so outputs, gradients and running statistics
+    equal the plain forward's (tested).
 
     Shapes:
         x: [M, T, C_in] (channels last) with T >= 14 -> [M, out_dim]
@@ -94,7 +95,7 @@ class TemporalCNN(nn.Module):
             self._recomputing = False
 
     def _bn(self, h: torch.Tensor, bn: nn.BatchNorm1d) -> torch.Tensor:
-        """Channels-last batch norm; in the recomputation without touching the running statistics."""
+        """Channels-last batch norm; in the recomputation, running statistics untouched."""
         if not self._recomputing:
             return _channels_last_bn(h, bn)
         # the same kernel as the forward pass, updating copies of the statistics (thrown away)
