@@ -57,7 +57,7 @@ real-data: install ## fetch (and check) the motion-capture and basketball files,
 pretrained: install ## retrain the shipped model nri/pretrained/springs5.ckpt (5k simulations, under 10 min on one thread)
 	$(PY) scripts/train_pretrained.py springs5
 
-springs-fast: install ## springs5 with the CPU-tuned settings: full dataset, 26 minutes of training, then test
+springs-fast: install ## springs5 with the CPU-tuned settings: full dataset, 12 minutes of training, then test
 	$(PY) -m nri.generate dataset=springs
 	$(PY) -m nri.train experiment=springs_fast
 

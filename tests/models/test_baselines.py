@@ -166,13 +166,15 @@ def row_run(row: str, data, out, block: str = "table2_springs", *extra: str):
 
 
 @pytest.mark.parametrize("row", ["static", "lstm_single", "lstm_joint", "nri_full_graph",
-                                 "nri_true_graph", "supervised", "corr_path", "nri_sim"])
+                                 "nri_true_graph", "supervised", "corr_path", "nri_sim",
+                                 "mpm_history", "history_symmetry"])
 def test_every_row_trains_and_tests(row, tiny_springs, tmp_path):
     block = "table2_springs" if row in ("static", "lstm_single", "lstm_joint") else "table1_springs"
-    extra = ["decoder.substeps=10", "decoder.dt=0.01"] if row == "nri_sim" else []
+    extra = {"nri_sim": ["decoder.substeps=10", "decoder.dt=0.01"],
+             "mpm_history": ["decoder.history=4"], "history_symmetry": ["decoder.history=4"]}.get(row, [])
     results, run_dir = row_run(row, tiny_springs, tmp_path, block, *extra)
     written = json.loads((run_dir / "metrics.json").read_text())["metrics"]
-    if row in ("supervised", "corr_path", "nri_sim"):
+    if row in ("supervised", "corr_path", "nri_sim", "mpm_history", "history_symmetry"):
         assert 0.0 <= written["test/edge_acc"] <= 1.0
     if row not in ("supervised", "corr_path"):
         assert len(written["test/mse"]) == 10 and np.isfinite(written["test/mse"]).all()

@@ -55,6 +55,7 @@ def test_tables_average_seeds_and_show_missing_cells(tables_script, tmp_path):
     fake_run(runs, "nri_learned", "springs", 5, 2, {"test/edge_acc": 0.96, "test/edge_acc_perm": 0.96,
                                                      "test/mse_1": 3e-7, "test/mse_10": 3e-5, "test/mse_20": 5e-5})
     fake_run(runs, "corr_path", "springs", 5, 1, {"test/edge_acc": 0.4, "test/edge_acc_perm": 0.6})
+    fake_run(runs, "mpm_history", "charged", 5, 1, {"test/edge_acc": 0.684, "test/edge_acc_perm": 0.684})
     fake_run(runs, "static", "charged", 5, 1, {"test/mse_1": 2e-4, "test/mse_10": 1e-2, "test/mse_20": 4e-2})
     (runs / "not_a_table_run").mkdir()
     (runs / "not_a_table_run" / "metrics.json").write_text(json.dumps({"metrics": {}}))
@@ -66,6 +67,8 @@ def test_tables_average_seeds_and_show_missing_cells(tables_script, tmp_path):
     assert "| Corr. (path) | 60.0 (paper ≈52) |" in t1  # one seed: no spread; best type matching
     assert "| NRI (sim.) | — (paper n/f) |" in t1
     assert "| Supervised | — (paper 99.9) |" in t1
+    assert "| History + symmetry | — (paper n/f) | — (paper n/f) |" in t1  # a row beyond NRI
+    assert "| RI + history + symmetry | — (paper n/f) | 68.4 (paper 93.3 (NRI-MPM)) |" in t1
     t2 = (out / "table2.md").read_text()
     assert "Springs-5 (1 step) | Springs-5 (10 steps) | Springs-5 (20 steps) | Charged-5 (1 step)" in t2
     assert "| NRI (learned) | 2.00e-07 ± 1.00e-07 (paper 3.12e-8) | 2.00e-05 ± 1.00e-05 (paper n/f) |" in t2
