@@ -49,14 +49,15 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         raise ValueError(f"split must be test or valid, got {cfg.split!r}")
     results = finite(dict(results))
     out = Path(cfg.paths.output_dir) / "metrics.json"
+    overrides = OmegaConf.to_container(cfg.model_overrides, resolve=True) if cfg.model_overrides else {}
     write_json(out, {"metrics": results, "ckpt_path": str(ckpt), "split": cfg.split,
-                     "data": data_record(datamodule)})
+                     "model_overrides": overrides, "data": data_record(datamodule)})
     show_results(results, "test" if cfg.split == "test" else "val", out.parent)
     return results
 
 
 # Settings that change how a trained model is evaluated, never what it learned.
-EVAL_OVERRIDABLE = ("eval_sample", "dynamic_graph")
+EVAL_OVERRIDABLE = ("eval_sample", "dynamic_graph", "adapt")
 
 
 def apply_protocol_overrides(module: NRIModule, overrides: Any) -> None:

@@ -42,6 +42,19 @@ class DynamicGraphConfig:
     window: int | None = "${oc.select:dataset.train_steps,null}"  # null: dataset.train_steps
 
 
+@dataclass
+class AdaptConfig:
+    """Test-time adaptation: per sample, Adam steps on its edge logits against the ELBO of the frames
+    the model is given, the weights fixed (nri/models/adaptation.py). Never in training."""
+
+    steps: int = 0  # 0: off (the encoder's logits as they are)
+    lr: float = 0.3
+    tau: float = 0.5  # temperature of the relaxed edges the frozen decoder reads
+    # also in validation (to choose steps and lr with nri.eval split=valid); each validation of a
+    # training run would then take about steps times longer
+    validation: bool = False
+
+
 def _adam() -> dict[str, Any]:
     return {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 5.0e-4, "weight_decay": 0.0}
 
@@ -73,6 +86,7 @@ class ModelConfig:
     # told), a module built in code without one keeps the learning rate constant
     scheduler: Any = None
     dynamic_graph: DynamicGraphConfig = field(default_factory=DynamicGraphConfig)
+    adapt: AdaptConfig = field(default_factory=AdaptConfig)
     # candidate edges per sample (nri/models/candidate_graph.py): all (every pair) | knn | radius | given
     candidates: str = "all"
     candidate_k: int = 20  # knn: candidates per receiver, nearest by trajectory distance

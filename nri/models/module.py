@@ -19,6 +19,7 @@ from torch.nn import functional as F
 
 from nri import losses
 from nri.metrics import EdgeMetrics, ForecastMSE
+from nri.models.adaptation import adapt_edge_logits
 from nri.models.candidate_graph import (
     CandidateGraph,
     candidate_scores,
@@ -200,6 +201,31 @@ class NRIModule(pl.LightningModule):
             return None
         return self.encode(batch["x"][:, :, :frames], candidates_of(batch))
 
+    def _eval_logits(self, batch: dict[str, Any], frames: int, split: str) -> torch.Tensor | None:
+        """Validation and test logits: the encoder's, refined per sample on the same ``frames``
+        frames under ``model.adapt.steps`` > 0 (both directions re-tied under hard symmetry);
+        in validation only with ``model.adapt.validation``.
+
+        Shapes: batch["x"] [B, N, T, D] -> [B, E, K] or None
+        """
+        logits = self._logits(batch, frames)
+        adapt = self.cfg["adapt"]
+        if logits is None or int(adapt["steps"]) == 0 or (split == "val" and not adapt["validation"]):
+            return logits
+        if self.objective.name != "elbo" or candidates_of(batch) is not None:
+            raise ValueError("model.adapt.steps > 0 needs model.objective=elbo on all pairs "
+                             f"(model.candidates=all); got objective={self.objective.name}, "
+                             f"candidates={self.candidate_graph.kind}")
+        steps = int(self.cfg["prediction_steps"])
+
+        def decode(x: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:  # as in training
+            return self.decode(x, edges, steps, x.shape[2] - steps if self.recurrent else None)
+
+        adapted = adapt_edge_logits(logits, batch["x"][:, :, :frames], decode, self.variance,
+                                    int(adapt["steps"]), float(adapt["lr"]), float(adapt["tau"]),
+                                    float(self.cfg["kl_weight"]), self.prior())
+        return tie_directions(adapted, self.num_atoms) if self.symmetry == "hard" else adapted
+
     # --------------------------------------------------------------- decoding
     def decode(self, x: torch.Tensor, edges: torch.Tensor | None, pred_steps: int,
                burn_in_steps: int | None = None, graph_fn=None,
@@ -262,7 +288,7 @@ class NRIModule(pl.LightningModule):
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         x = batch["x"]
         batch = self.with_candidates(batch, self.ds["train_steps"])
-        logits = self._logits(batch, self.ds["train_steps"])
+        logits = self._eval_logits(batch, self.ds["train_steps"], "val")
         all_pairs = candidates_of(batch) is None
         if logits is not None:
             self._update_edge_metrics(batch, logits)
@@ -290,7 +316,7 @@ class NRIModule(pl.LightningModule):
                              f"+ test_horizon={horizon} needs {burn_in + horizon + 1}")
         frames = min(burn_in, self.ds["train_steps"])
         batch = self.with_candidates(batch, frames)
-        logits = self._logits(batch, frames)
+        logits = self._eval_logits(batch, frames, "test")
         if logits is not None:
             self._update_edge_metrics(batch, logits)
         if self.decoder is None:

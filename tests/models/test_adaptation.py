@@ -53,3 +53,77 @@ def test_bad_settings_are_refused_in_one_line():
     _, x, logits, decode = setup()
     with pytest.raises(ValueError, match="test-time adaptation needs"):
         adapt_edge_logits(logits, x, decode, VAR, steps=3, lr=0.0, tau=0.5)
+
+
+# --------------------------------------------------------------------------------------------
+# Through the module (model.adapt) and nri.eval (+model_overrides.adapt.*)
+
+def _tiny_module(tiny_springs, tmp_path, *extra):
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra_utils import tiny_train_cfg
+
+    from nri.build import build_module
+
+    cfg = tiny_train_cfg(tiny_springs, tmp_path, "logger=none", *extra)
+    GlobalHydra.instance().clear()
+    return build_module(cfg, None).eval()
+
+
+@pytest.mark.parametrize("symmetry", ["none", "hard"])
+def test_module_adapts_its_evaluation_logits_only_when_asked(tiny_springs, tmp_path, symmetry):
+    from nri.models.symmetry import reverse_edges
+
+    module = _tiny_module(tiny_springs, tmp_path, f"model.symmetry={symmetry}")
+    batch = {"x": torch.randn(2, 5, 15, 4)}
+    encoder_logits = module._logits(batch, 15)
+    assert torch.equal(module._eval_logits(batch, 15, "test"), encoder_logits)  # steps 0: untouched
+    module.cfg["adapt"] = {"steps": 4, "lr": 0.1, "tau": 0.5, "validation": False}
+    assert torch.equal(module._eval_logits(batch, 15, "val"), encoder_logits)  # test only
+    with torch.inference_mode():  # as Lightning's test loop runs it
+        adapted = module._eval_logits(batch, 15, "test")
+    module.cfg["adapt"]["validation"] = True
+    assert torch.allclose(module._eval_logits(batch, 15, "val"), adapted, atol=1e-6)
+    assert not torch.allclose(adapted, encoder_logits)
+    steps = int(module.cfg["prediction_steps"])
+
+    def decode(x, edges):
+        return module.decode(x, edges, steps)
+
+    before = elbo_of_logits(encoder_logits, batch["x"], decode, module.variance, 0.5)
+    after = elbo_of_logits(adapted, batch["x"], decode, module.variance, 0.5)
+    assert after < before
+    if symmetry == "hard":
+        assert torch.equal(adapted, adapted[:, reverse_edges(5)])
+    assert all(p.grad is None for p in module.parameters())
+
+
+def test_adaptation_refuses_an_objective_without_a_decoder(tiny_springs, tmp_path):
+    module = _tiny_module(tiny_springs, tmp_path, "model=supervised")
+    module.cfg["adapt"] = {"steps": 2, "lr": 0.1, "tau": 0.5, "validation": False}
+    with pytest.raises(ValueError, match="model.adapt.steps > 0 needs model.objective=elbo"):
+        module._eval_logits({"x": torch.randn(2, 5, 15, 4)}, 15, "test")
+
+
+def test_eval_adapts_a_trained_model_and_records_it(tiny_springs, tmp_path):
+    import json
+
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra_utils import compose_cfg, tiny_train_cfg
+
+    from nri.eval import evaluate
+    from nri.train import run
+
+    run(tiny_train_cfg(tiny_springs, tmp_path / "train", "logger=none", "threads=1"))
+    GlobalHydra.instance().clear()
+    ckpt = tmp_path / "train" / "checkpoints" / "last.ckpt"
+    results = {}
+    for steps in (0, 5):
+        cfg = compose_cfg("eval", [f"ckpt_path={ckpt}", f"data_dir={tiny_springs}",
+                                   "trainer.enable_progress_bar=false",
+                                   f"+model_overrides.adapt.steps={steps}", "+model_overrides.adapt.lr=1.0"],
+                          tmp_path / f"eval{steps}")
+        GlobalHydra.instance().clear()
+        results[steps] = evaluate(cfg)
+        written = json.loads((tmp_path / f"eval{steps}" / "metrics.json").read_text())
+        assert written["model_overrides"] == {"adapt": {"steps": steps, "lr": 1.0}}
+    assert results[5]["test/mse"] != results[0]["test/mse"]  # the adapted graph is what was scored
