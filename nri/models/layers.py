@@ -94,44 +94,46 @@ class TemporalCNN(nn.Module):
         finally:
             self._recomputing = False
 
-    def _bn(self, h: torch.Tensor, bn: nn.BatchNorm1d) -> torch.Tensor:
-        """Channels-last batch norm; in the recomputation, running statistics untouched."""
+    def _bn(self, rows: torch.Tensor, bn: nn.BatchNorm1d) -> torch.Tensor:
+        """Batch norm of [rows, C]; in the recomputation, running statistics untouched."""
         if not self._recomputing:
-            return _channels_last_bn(h, bn)
+            return bn(rows)
         # the same kernel as the forward pass, updating copies of the statistics (thrown away)
-        flat = F.batch_norm(h.reshape(-1, h.shape[-1]), bn.running_mean.clone(),
-                            bn.running_var.clone(), bn.weight, bn.bias, training=True,
-                            momentum=bn.momentum, eps=bn.eps)
-        return flat.reshape(h.shape)
+        return F.batch_norm(rows, bn.running_mean.clone(), bn.running_var.clone(), bn.weight,
+                            bn.bias, training=True, momentum=bn.momentum, eps=bn.eps)
 
     def _layers(self, x: torch.Tensor) -> torch.Tensor:
-        h = self._bn(F.relu_(_conv_channels_last(x, self.conv1)), self.bn1)  # [M, T-4, H]
-        h = F.dropout(h, self.dropout, training=self.training)
-        pooled = h.shape[1] // 2 * 2  # max-pool 2, stride 2, the odd last frame dropped
-        h = torch.maximum(h[:, 0:pooled:2], h[:, 1:pooled:2])  # [M, T'/2, H]
-        h = self._bn(F.relu_(_conv_channels_last(h, self.conv2)), self.bn2)  # [M, T'', H]
-        weights = torch.softmax(_conv_channels_last(h, self.attention), dim=1)  # [M, T'', 1]
-        return (_conv_channels_last(h, self.pred) * weights).mean(dim=1)
+        m = x.shape[0]
+        # ReLU in place on the convolution's own [M*T', H] result, not on a 3-d view of it: an
+        # in-place op on a view makes autograd copy the whole gradient back in the backward pass
+        h = self._bn(F.relu_(_conv_rows(x, self.conv1)), self.bn1).view(m, -1, self.bn1.num_features)
+        h = F.dropout(h, self.dropout, training=self.training)  # [M, T-4, H]
+        pooled = h.shape[1] // 2 * 2  # max-pool 2, stride 2, the odd last frame dropped; as
+        # MaxPool1d, the gradient goes to the larger of each pair (max with indices: a cheaper
+        # backward than an elementwise maximum of two strided views)
+        h = h[:, :pooled].unflatten(1, (-1, 2)).max(dim=2).values  # [M, T'/2, H]
+        h = self._bn(F.relu_(_conv_rows(h, self.conv2)), self.bn2).view(m, -1, self.bn2.num_features)
+        weights = torch.softmax(_pointwise(h, self.attention), dim=1)  # [M, T'', 1]
+        return (_pointwise(h, self.pred) * weights).mean(dim=1)
 
 
-def _conv_channels_last(x: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
-    """A stride-1, unpadded ``conv`` applied to channels-last input as one matrix product.
+def _conv_rows(x: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
+    """A stride-1, unpadded ``conv`` on channels-last input as one matrix product over unfolded
+    windows, its output as rows (one per sample and output time step).
 
     Shapes:
-        x: [M, T, C] -> [M, T - k + 1, out_channels]
+        x: [M, T, C] -> [M * (T - k + 1), out_channels]
     """
     k = conv.kernel_size[0]
     weight = conv.weight.reshape(conv.out_channels, -1)  # [H, C*k], C-major like the windows
-    if k == 1:
-        return F.linear(x, weight, conv.bias)
     windows = x.unfold(1, k, 1)  # [M, T-k+1, C, k]
-    return F.linear(windows.reshape(*windows.shape[:2], -1), weight, conv.bias)
+    return torch.addmm(conv.bias, windows.reshape(-1, windows.shape[2] * k), weight.t())
 
 
-def _channels_last_bn(h: torch.Tensor, bn: nn.BatchNorm1d) -> torch.Tensor:
-    """Batch norm per channel over all samples and time steps, as BatchNorm1d on [M, C, T].
+def _pointwise(x: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
+    """A kernel-size-1 ``conv`` on channels-last input.
 
     Shapes:
-        h: [M, T, C] -> [M, T, C]
+        x: [M, T, C] -> [M, T, out_channels]
     """
-    return bn(h.reshape(-1, h.shape[-1])).reshape(h.shape)
+    return F.linear(x, conv.weight.squeeze(-1), conv.bias)
