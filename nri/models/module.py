@@ -201,18 +201,20 @@ class NRIModule(pl.LightningModule):
             return None
         return self.encode(batch["x"][:, :, :frames], candidates_of(batch))
 
-    def _eval_logits(self, batch: dict[str, Any], frames: int, split: str) -> torch.Tensor | None:
+    def _eval_logits(self, batch: dict[str, Any], frames: int, adapt_here: bool) -> torch.Tensor | None:
         """Validation and test logits: the encoder's, refined per sample on the same ``frames``
-        frames under ``model.adapt.steps`` > 0 (both directions re-tied under hard symmetry);
-        in validation only with ``model.adapt.validation``.
+        frames where ``adapt_here`` and ``model.adapt.steps`` > 0 (both directions re-tied under
+        hard symmetry).
 
         Shapes: batch["x"] [B, N, T, D] -> [B, E, K] or None
         """
         logits = self._logits(batch, frames)
         adapt = self.cfg["adapt"]
-        if logits is None or int(adapt["steps"]) == 0 or (split == "val" and not adapt["validation"]):
+        if logits is None or int(adapt["steps"]) == 0 or not adapt_here:
             return logits
-        if self.objective.name != "elbo" or candidates_of(batch) is not None:
+        # adaptation lowers the ELBO: it needs the encoder's logits and a decoder to score them
+        scores_edges = self.objective.needs_encoder and self.objective.needs_decoder
+        if not scores_edges or candidates_of(batch) is not None:
             raise ValueError("model.adapt.steps > 0 needs model.objective=elbo on all pairs "
                              f"(model.candidates=all); got objective={self.objective.name}, "
                              f"candidates={self.candidate_graph.kind}")
@@ -288,7 +290,7 @@ class NRIModule(pl.LightningModule):
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         x = batch["x"]
         batch = self.with_candidates(batch, self.ds["train_steps"])
-        logits = self._eval_logits(batch, self.ds["train_steps"], "val")
+        logits = self._eval_logits(batch, self.ds["train_steps"], bool(self.cfg["adapt"]["validation"]))
         all_pairs = candidates_of(batch) is None
         if logits is not None:
             self._update_edge_metrics(batch, logits)
@@ -316,7 +318,7 @@ class NRIModule(pl.LightningModule):
                              f"+ test_horizon={horizon} needs {burn_in + horizon + 1}")
         frames = min(burn_in, self.ds["train_steps"])
         batch = self.with_candidates(batch, frames)
-        logits = self._eval_logits(batch, frames, "test")
+        logits = self._eval_logits(batch, frames, adapt_here=True)
         if logits is not None:
             self._update_edge_metrics(batch, logits)
         if self.decoder is None:

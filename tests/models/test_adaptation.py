@@ -76,13 +76,12 @@ def test_module_adapts_its_evaluation_logits_only_when_asked(tiny_springs, tmp_p
     module = _tiny_module(tiny_springs, tmp_path, f"model.symmetry={symmetry}")
     batch = {"x": torch.randn(2, 5, 15, 4)}
     encoder_logits = module._logits(batch, 15)
-    assert torch.equal(module._eval_logits(batch, 15, "test"), encoder_logits)  # steps 0: untouched
+    assert torch.equal(module._eval_logits(batch, 15, adapt_here=True), encoder_logits)  # steps 0: untouched
     module.cfg["adapt"] = {"steps": 4, "lr": 0.1, "tau": 0.5, "validation": False}
-    assert torch.equal(module._eval_logits(batch, 15, "val"), encoder_logits)  # test only
+    assert torch.equal(module._eval_logits(batch, 15, adapt_here=False), encoder_logits)
     with torch.inference_mode():  # as Lightning's test loop runs it
-        adapted = module._eval_logits(batch, 15, "test")
-    module.cfg["adapt"]["validation"] = True
-    assert torch.allclose(module._eval_logits(batch, 15, "val"), adapted, atol=1e-6)
+        adapted = module._eval_logits(batch, 15, adapt_here=True)
+    assert torch.allclose(module._eval_logits(batch, 15, adapt_here=True), adapted, atol=1e-6)
     assert not torch.allclose(adapted, encoder_logits)
     steps = int(module.cfg["prediction_steps"])
 
@@ -101,7 +100,7 @@ def test_adaptation_refuses_an_objective_without_a_decoder(tiny_springs, tmp_pat
     module = _tiny_module(tiny_springs, tmp_path, "model=supervised")
     module.cfg["adapt"] = {"steps": 2, "lr": 0.1, "tau": 0.5, "validation": False}
     with pytest.raises(ValueError, match="model.adapt.steps > 0 needs model.objective=elbo"):
-        module._eval_logits({"x": torch.randn(2, 5, 15, 4)}, 15, "test")
+        module._eval_logits({"x": torch.randn(2, 5, 15, 4)}, 15, adapt_here=True)
 
 
 def test_eval_adapts_a_trained_model_and_records_it(tiny_springs, tmp_path):
