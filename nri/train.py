@@ -24,6 +24,7 @@ from nri.cli import exits_on_user_error
 from nri.conf_path import CONFIG_PATH
 from nri.config_errors import exit_on_config_error
 from nri.models.module import model_settings
+from nri.models.symmetry import check_symmetry_fits_data
 from nri.plain import plain
 from nri.quiet import quiet
 from nri.report import announce, data_record, show_results
@@ -58,6 +59,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     datamodule = build_datamodule(cfg)
     datamodule.prepare_data()
     datamodule.setup("fit")
+    check_symmetry_fits_data(cfg.model.symmetry, datamodule.directed_edges, str(datamodule.data_dir))
     module = build_module(cfg, datamodule.normalization)
     trainer = build_trainer(cfg, cuda_graphs=cfg.compile in CUDA_GRAPH_MODES)
     announce(cfg, datamodule, out_dir)

@@ -257,6 +257,9 @@ class NRIDataModule(pl.LightningDataModule):
         self.normalization: dict[str, Any] | None = normalization
         self.splits: dict[str, TensorBatches] = {}
         self.sizes: dict[str, int] = {}  # samples used per split, filled by load()
+        # whether some training graph has an edge (i, j) of another type than (j, i); None: no
+        # dense edge labels to tell (filled by load())
+        self.directed_edges: bool | None = None
         self.real_data_dir = real_data_dir
         self.memory_budget_mb = memory_budget_mb  # None: evaluate in batches of eval_batch_size
         # file prefix of per-sample candidate edge lists [S, 2, M_max] (model.candidates=given)
@@ -297,6 +300,9 @@ class NRIDataModule(pl.LightningDataModule):
             keep = max(1, int(round(train_x.shape[0] * self.train_fraction)))
             raw["train"] = (train_x[:keep], None if raw["train"][1] is None else raw["train"][1][:keep])
         self.sizes = {split: int(feats.shape[0]) for split, (feats, _) in raw.items()}
+        train_edges = raw["train"][1]
+        if train_edges is not None and not has_edge_lists(self.ds):
+            self.directed_edges = bool((train_edges != np.swapaxes(train_edges, 1, 2)).any())
         if self.normalization is None:
             self.normalization = fit_normalization(raw["train"][0], self.ds)
         self.check_protocol({split: feats.shape[2] for split, (feats, _) in raw.items()})

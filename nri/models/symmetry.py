@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import torch
 
+from nri.errors import ConfigError
 from nri.models.graph import edge_index
 
 SYMMETRY_MODES = ("none", "hard", "soft")
+
+
+def check_symmetry_fits_data(mode: str, directed_edges: bool | None, data_dir: str) -> None:
+    """Refuse the hard prior on data whose labelled graphs are directed: it could never fit them."""
+    if mode == "hard" and directed_edges:
+        raise ConfigError(f"model.symmetry=hard gives (i, j) and (j, i) one type, but the training graphs "
+                         f"in {data_dir} have edges whose reverse is of another type (directed couplings, "
+                         "as Kuramoto's dataset.physics.directed=true); use model.symmetry=none")
 
 
 def reverse_edges(num_nodes: int, device: torch.device | str | None = None) -> torch.Tensor:

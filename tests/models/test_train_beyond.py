@@ -54,3 +54,31 @@ def test_soft_symmetry_adds_its_penalty_to_the_training_loss(tiny_springs, tmp_p
     run(cfg)
     header = next((tmp_path / "csv").rglob("metrics.csv")).read_text().splitlines()[0]
     assert "train/symmetry_epoch" in header or "train/symmetry_step" in header
+
+
+def test_hard_symmetry_on_directed_training_graphs_is_refused(tiny_springs, tmp_path):
+    import shutil
+
+    from nri.errors import ConfigError
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_springs, data)
+    edges = np.load(data / "edges_train_springs5.npy")
+    edges[0, 0, 1], edges[0, 1, 0] = 1, 0  # one coupling that runs one way only
+    np.save(data / "edges_train_springs5.npy", edges)
+    with pytest.raises(ConfigError, match=r"model.symmetry=hard .* use model.symmetry=none"):
+        run(tiny_train_cfg(data, tmp_path / "run", "model.symmetry=hard", "logger=none"))
+    assert not (tmp_path / "run" / "checkpoints").exists()
+    # the same data trains without the tie
+    results = run(tiny_train_cfg(data, tmp_path / "free", "logger=none", "trainer.max_epochs=1"))
+    assert 0.0 <= results["test/edge_acc"] <= 1.0
+
+
+@pytest.mark.parametrize(("experiment", "symmetry"), [
+    ("table1_charged", "hard"), ("table1_springs", "hard"), ("table1_kuramoto", "none")])
+@pytest.mark.parametrize("row", ["history_symmetry", "mpm_history"])
+def test_symmetry_rows_tie_directions_only_where_the_dataset_is_undirected(tmp_path, experiment, symmetry, row):
+    from hydra_utils import compose_cfg
+
+    cfg = compose_cfg("train", [f"experiment={experiment}", f"row={row}"], tmp_path)
+    assert cfg.model.symmetry == symmetry
