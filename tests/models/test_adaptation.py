@@ -126,3 +126,20 @@ def test_eval_adapts_a_trained_model_and_records_it(tiny_springs, tmp_path):
         written = json.loads((tmp_path / f"eval{steps}" / "metrics.json").read_text())
         assert written["model_overrides"] == {"adapt": {"steps": steps, "lr": 1.0}}
     assert results[5]["test/mse"] != results[0]["test/mse"]  # the adapted graph is what was scored
+    # validation adapts only when model.adapt.validation says so
+    scored = {}
+    for validation in ("false", "true"):
+        cfg = compose_cfg("eval", [f"ckpt_path={ckpt}", f"data_dir={tiny_springs}", "split=valid",
+                                   "trainer.enable_progress_bar=false", "+model_overrides.adapt.steps=5",
+                                   "+model_overrides.adapt.lr=1.0",
+                                   f"+model_overrides.adapt.validation={validation}"],
+                          tmp_path / f"valid_{validation}")
+        GlobalHydra.instance().clear()
+        scored[validation] = evaluate(cfg)
+    plain_cfg = compose_cfg("eval", [f"ckpt_path={ckpt}", f"data_dir={tiny_springs}", "split=valid",
+                                     "trainer.enable_progress_bar=false"], tmp_path / "valid_plain")
+    GlobalHydra.instance().clear()
+    unadapted = evaluate(plain_cfg)
+    nll = next(k for k in unadapted if k.endswith("nll"))
+    assert scored["false"][nll] == unadapted[nll]
+    assert scored["true"][nll] != unadapted[nll]
