@@ -69,9 +69,10 @@ def test_hard_symmetry_on_directed_training_graphs_is_refused(tiny_springs, tmp_
     with pytest.raises(ConfigError, match=r"model.symmetry=hard .* use model.symmetry=none"):
         run(tiny_train_cfg(data, tmp_path / "run", "model.symmetry=hard", "logger=none"))
     assert not (tmp_path / "run" / "checkpoints").exists()
+    assert not (tmp_path / "run" / "metrics.json").exists()
     # the same data trains without the tie
-    results = run(tiny_train_cfg(data, tmp_path / "free", "logger=none", "trainer.max_epochs=1"))
-    assert 0.0 <= results["test/edge_acc"] <= 1.0
+    run(tiny_train_cfg(data, tmp_path / "free", "logger=none", "trainer.max_epochs=1"))
+    assert (tmp_path / "free" / "metrics.json").exists()
 
 
 @pytest.mark.parametrize(("experiment", "symmetry"), [
