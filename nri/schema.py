@@ -73,6 +73,12 @@ class ModelConfig:
     hard: bool = False  # straight-through hard samples in training (evaluation is always hard)
     eval_sample: str = "argmax"  # edges in validation/test: argmax (deterministic) | gumbel (the reference)
     kl_weight: float = 1.0
+    # training decodes each batch in this many chunks, each chunk's backward at once: one chunk's
+    # decoder activations alive instead of the whole batch's, the same gradients
+    # (nri/models/decoder_chunks.py); auto: the fewest chunks within decoder_budget_mb on a CPU,
+    # measured on the first batch (1 on a GPU)
+    decoder_chunks: Any = "auto"
+    decoder_budget_mb: float | None = 512.0  # MiB for one chunk's decoder activations (null: 1 chunk)
     # undirected systems: none | hard (the two directions' logits tied) | soft (a penalty)
     symmetry: str = "none"
     symmetry_weight: float = 1.0  # weight of the soft symmetry penalty (nri/models/symmetry.py)

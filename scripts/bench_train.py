@@ -57,7 +57,8 @@ def run_one(args: argparse.Namespace) -> dict:
     dm = NRIDataModule(dataset, args.data_dir, batch_size=args.batch_size // micro_batches,
                        shuffle=True, data_on_device=args.data_on_device)
     dm.load()
-    model = {"skip_first": args.skip_first, "prediction_steps": 10}
+    model = {"skip_first": args.skip_first, "prediction_steps": 10,
+             "decoder_chunks": args.decoder_chunks}
     decoder = {"name": dec, "hidden": args.hidden}
     if args.checkpoint:
         decoder["checkpoint"] = True
@@ -96,7 +97,9 @@ def run_one(args: argparse.Namespace) -> dict:
         torch.cuda.synchronize()
     elapsed = time.perf_counter() - clock.start
     rate = clock.samples / elapsed
-    out = {"pair": args.one, "micro_batches": micro_batches, "timed_samples": clock.samples,
+    chunks = module.decoder_chunks(args.batch_size // micro_batches)  # as the steps chose them
+    out = {"pair": args.one, "micro_batches": micro_batches, "decoder_chunks": chunks,
+           "timed_samples": clock.samples,
            "clock_starts": clock.starts,
            "samples_per_s": rate,
            "epoch_50k_s": 50000 / rate,
@@ -154,6 +157,14 @@ def check_pair(parser: argparse.ArgumentParser, pair: str) -> tuple[str, str]:
     return encoder, decoder
 
 
+def _chunks(value: str) -> str | int:
+    if value == "auto":
+        return value
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"auto or a positive integer, got {value!r}")
+    return int(value)
+
+
 def parse_micro_batches(parser: argparse.ArgumentParser, items: list[str]) -> dict:
     """'4 cnn/mlp=8' -> {None: 4, 'cnn/mlp': 8} (None: every other pair; 1 if not given)."""
     out: dict = {None: 1}
@@ -167,7 +178,8 @@ def parse_micro_batches(parser: argparse.ArgumentParser, items: list[str]) -> di
 
 def _common_flags(args: argparse.Namespace) -> list[str]:
     flags = []
-    for name in ("batch_size", "hidden", "steps", "warmup", "device", "precision", "malloc"):
+    for name in ("batch_size", "hidden", "steps", "warmup", "device", "precision", "malloc",
+                 "decoder_chunks"):
         flags += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
     if args.compile_mode:
         flags += ["--compile-mode", args.compile_mode]
@@ -216,6 +228,9 @@ def main() -> None:
     p.add_argument("--micro-batches", nargs="+", default=["1"], metavar="N|PAIR=N",
                    help="split each batch into N micro-batches (gradient accumulation): one count "
                         "for every pair, and/or per pair, e.g. '4 cnn/mlp=8'")
+    p.add_argument("--decoder-chunks", type=_chunks, default="auto",
+                   help="model.decoder_chunks: auto (nri's default) or decode each training batch "
+                        "in this many chunks")
     p.add_argument("--data-dir", default=None, help="existing springs5 data (else a temp set is made)")
     p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)
@@ -254,10 +269,11 @@ def main() -> None:
           f"{f' ({args.compile_mode})' if args.compile and args.compile_mode else ''}, "
           f"decoder checkpointing {args.checkpoint}, malloc keeps freed memory: {args.malloc}")
     extra = (" peak GPU (MB) |" if args.device == "cuda" else "")
-    print("| encoder/decoder | micro-batches | samples/s | 50k-sim epoch (s) | peak RSS (MB) |" + extra)
-    print("|---|---|---|---|---|" + "---|" * extra.count("|"))
+    print("| encoder/decoder | micro-batches | decoder chunks | samples/s | 50k-sim epoch (s) | peak RSS (MB) |"
+          + extra)
+    print("|---|---|---|---|---|---|" + "---|" * extra.count("|"))
     for r in results:
-        line = (f"| {r['pair']} | {r['micro_batches']} | {r['samples_per_s']:.0f} | "
+        line = (f"| {r['pair']} | {r['micro_batches']} | {r['decoder_chunks']} | {r['samples_per_s']:.0f} | "
                 f"{r['epoch_50k_s']:.1f} | {r['peak_rss_mb']:.0f} |")
         if args.device == "cuda":
             line += f" {r['peak_gpu_mb']:.0f} |"

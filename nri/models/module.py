@@ -26,6 +26,11 @@ from nri.models.candidate_graph import (
     on_all_pairs,
     true_edge_lists,
 )
+from nri.models.decoder_chunks import (
+    check_decoder_chunks,
+    chunks_within_budget,
+    decoder_bytes_per_sample,
+)
 from nri.models.edge_sources import edge_source
 from nri.models.objectives import candidates_of, objective
 from nri.models.schedules import temperature
@@ -56,6 +61,7 @@ class NRIModule(pl.LightningModule):
         self.graph = self.edge_source.name
         self.skip_first = bool(self.cfg["skip_first"])
         self.symmetry = check_symmetry_mode(self.cfg["symmetry"])
+        check_decoder_chunks(self.cfg["decoder_chunks"], self.cfg["decoder_budget_mb"])
         if self.objective.needs_encoder and not self.edge_source.needs_encoder:
             raise ValueError(f"model.objective={self.objective.name} needs the learned graph, "
                              f"not model.graph={self.graph}")
@@ -91,6 +97,7 @@ class NRIModule(pl.LightningModule):
         self.forecast_mse = ForecastMSE(self.ds["test_horizon"])
         self._train_scalars = TrainScalars()
         self.last_val_example: dict[str, torch.Tensor] | None = None
+        self._decoder_sample_bytes: float | None = None  # measured for decoder_chunks: auto
 
     # ------------------------------------------------------------------ graph
     @property
@@ -229,6 +236,43 @@ class NRIModule(pl.LightningModule):
         return tie_directions(adapted, self.num_atoms) if self.symmetry == "hard" else adapted
 
     # --------------------------------------------------------------- decoding
+    def decoder_chunks(self, batch_size: int) -> int:
+        """How many chunks the training step decodes a batch of ``batch_size`` in (1: at once;
+        ``auto`` before its first measurement, and always in evaluation)."""
+        setting = self.cfg["decoder_chunks"]
+        if not torch.is_grad_enabled():
+            return 1
+        if setting != "auto":
+            return int(setting)
+        if self._decoder_sample_bytes is None:
+            return 1
+        return chunks_within_budget(batch_size, self._decoder_sample_bytes, float(self.cfg["decoder_budget_mb"]))
+
+    def _measure_decoder_chunks(self, batch: dict[str, torch.Tensor]) -> None:
+        """``decoder_chunks: auto``: measure the decoder's training bytes per sample once, on the
+        first batch (not on a GPU, where host time and not memory limits the step)."""
+        if (self.cfg["decoder_chunks"] != "auto" or self._decoder_sample_bytes is not None
+                or self.cfg["decoder_budget_mb"] is None or self.decoder is None
+                or self.device.type == "cuda" or not self.candidate_graph.all_pairs
+                or (self.recurrent and self.cfg["dynamic_graph"]["train"])):
+            return
+        x = batch["x"]
+        edges = None
+        if self.edge_source.needs_encoder:  # a sample of the right shape; its values do not matter
+            edges = torch.full((x.shape[0], self.num_atoms * (self.num_atoms - 1), self.edge_types),
+                               1.0 / self.edge_types, dtype=x.dtype, device=x.device)
+        else:
+            edges = self.edge_source.train_edges(self, batch, None)
+        self._decoder_sample_bytes = decoder_bytes_per_sample(self, x, edges)
+        chunks = self.decoder_chunks(x.shape[0])
+        if chunks > 1:
+            print(f"[nri] training decodes each batch of {x.shape[0]} in {chunks} chunks: "
+                  f"{self._decoder_sample_bytes / 2**20:.2f} MiB a sample within "
+                  f"model.decoder_budget_mb={float(self.cfg['decoder_budget_mb']):g}")
+
+    def decoder_parameters(self) -> list[torch.nn.Parameter]:
+        return [p for p in self.decoder.parameters() if p.requires_grad]
+
     def decode(self, x: torch.Tensor, edges: torch.Tensor | None, pred_steps: int,
                burn_in_steps: int | None = None, graph_fn=None,
                prev_frame: torch.Tensor | None = None, candidates=None) -> torch.Tensor:
@@ -275,6 +319,7 @@ class NRIModule(pl.LightningModule):
         return self.objective.training(self, batch, logits)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        self._measure_decoder_chunks(batch)
         log = self.step_loss(batch)
         self._train_scalars.add(self, log, batch["x"].shape[0])
         return log["train/loss"]
