@@ -63,5 +63,6 @@ def test_bench_reports_the_median_of_its_rounds():
     assert proc.returncode == 0, proc.stderr[-2000:]
     row = next(line for line in proc.stdout.splitlines() if line.startswith("| mlp/mlp"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert len(cells) == 5 and cells[1] == "2" and float(cells[2]) > 0  # pair, micro-batches, samples/s, …
+    # pair, micro-batches, decoder chunks, samples/s, …
+    assert len(cells) == 6 and cells[1] == "2" and cells[2] == "1" and float(cells[3]) > 0
     assert "# medians of 2 rounds" in proc.stdout
