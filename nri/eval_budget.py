@@ -77,30 +77,38 @@ def evaluation_step(module: NRIModule, split: str) -> Callable[[dict[str, torch.
     return test
 
 
+def marginal_bytes(run: Callable[[int], object], largest: int) -> float:
+    """Peak bytes each further sample adds to ``run(n)`` (one step on the first n samples): the
+    peaks at 2 and 4 samples under ``PeakBytes``, their difference per sample (at most ``largest``
+    samples; the peak over the samples when the difference says nothing)."""
+    sizes = [min(n, largest) for n in PROBE_SAMPLES]
+    peaks = []
+    for n in sizes:
+        with PeakBytes() as counter:
+            run(n)
+        peaks.append(counter.peak)
+    if sizes[1] > sizes[0] and peaks[1] > peaks[0]:
+        return (peaks[1] - peaks[0]) / (sizes[1] - sizes[0])
+    return peaks[1] / sizes[1]
+
+
 def bytes_per_sample(module: NRIModule, samples, split: str) -> float:
     """Peak bytes each further sample adds to one evaluation step of ``split`` (valid or test).
 
     ``samples`` is the split's dataset (``__getitems__`` of a list of indices gives a batch).
     """
     step = evaluation_step(module, split)
-    sizes = [min(n, len(samples)) for n in PROBE_SAMPLES]
-    peaks = []
     was_training = module.training
     devices = [module.device] if module.device.type == "cuda" else []
+    batches = {n: {k: v.to(module.device) for k, v in samples.__getitems__(list(range(n))).items()}
+               for n in {min(n, len(samples)) for n in PROBE_SAMPLES}}
     module.eval()
     try:
         with torch.random.fork_rng(devices=devices), torch.no_grad(), \
                 torch.compiler.set_stance("force_eager"):
-            for n in sizes:
-                batch = {k: v.to(module.device) for k, v in samples.__getitems__(list(range(n))).items()}
-                with PeakBytes() as counter:
-                    step(batch)
-                peaks.append(counter.peak)
+            return marginal_bytes(lambda n: step(batches[n]), len(samples))
     finally:
         module.train(was_training)
-    if sizes[1] > sizes[0] and peaks[1] > peaks[0]:
-        return (peaks[1] - peaks[0]) / (sizes[1] - sizes[0])
-    return peaks[1] / sizes[1]
 
 
 def batch_within_budget(module: NRIModule, samples, split: str, budget_mb: float, largest: int) -> int:

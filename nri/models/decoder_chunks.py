@@ -20,11 +20,20 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
+from torch.nn import functional as F
 
 from nri.losses import gaussian_nll
 
 if TYPE_CHECKING:
     from nri.models.module import NRIModule
+
+
+def prediction_losses(preds: torch.Tensor, target: torch.Tensor, variance) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training step's Gaussian NLL and MSE of the decoder's predictions (whole batch or chunk).
+
+    Shapes: preds, target [B, N, T, D] -> two 0-d tensors
+    """
+    return gaussian_nll(preds, target, variance), F.mse_loss(preds, target)
 
 
 def chunk_slices(batch_size: int, chunks: int) -> list[slice]:
@@ -67,37 +76,26 @@ def chunked_decoder_loss(loss_of_chunk: Callable[[slice], tuple[torch.Tensor, to
     return nll_value + surrogate - surrogate.detach(), mse_value
 
 
-PROBE_SAMPLES = (2, 4)
-
-
 def decoder_bytes_per_sample(module: NRIModule, x: torch.Tensor, edges: torch.Tensor | None) -> float:
-    """Peak bytes each further sample adds to the decoder's training forward and backward pass.
-
-    Measured as ``nri/eval_budget.py`` measures evaluation: the decoder's NLL and its gradients on
-    the first 2 and then 4 samples of ``x`` under ``PeakBytes``, the difference per sample. Runs on a
-    copy of the random state and touches no parameter's gradient.
+    """Peak bytes each further sample adds to the decoder's training forward and backward pass,
+    measured as evaluation's (``nri.eval_budget.marginal_bytes``) on the first samples of ``x``.
+    Runs on a copy of the random state and touches no parameter's gradient.
 
     Shapes: x [B, N, T, D], edges [B, E, K] or None -> a number of bytes
     """
-    from nri.eval_budget import PeakBytes
+    from nri.eval_budget import marginal_bytes
 
     steps = int(module.cfg["prediction_steps"])
-    sizes = [min(n, x.shape[0]) for n in PROBE_SAMPLES]
     params = module.decoder_parameters()
-    peaks = []
+
+    def forward_and_backward(n: int) -> None:
+        part = None if edges is None else edges[:n].detach().requires_grad_(True)
+        preds = module.decode(x[:n], part, steps, x.shape[2] - steps if module.recurrent else None)
+        nll, _ = prediction_losses(preds, x[:n, :, 1:], module.variance)
+        torch.autograd.grad(nll, params + ([part] if part is not None else []), allow_unused=True)
+
     with torch.random.fork_rng(devices=[]), torch.compiler.set_stance("force_eager"):
-        for n in sizes:
-            rows = slice(0, n)
-            with PeakBytes() as counter:
-                part = None if edges is None else edges[rows].detach().requires_grad_(True)
-                preds = module.decode(x[rows], part, steps, x.shape[2] - steps if module.recurrent else None)
-                nll = gaussian_nll(preds, x[rows, :, 1:], module.variance)
-                torch.autograd.grad(nll, params + ([part] if part is not None else []), allow_unused=True)
-                del preds, nll, part
-            peaks.append(counter.peak)
-    if sizes[1] > sizes[0] and peaks[1] > peaks[0]:
-        return (peaks[1] - peaks[0]) / (sizes[1] - sizes[0])
-    return peaks[1] / sizes[1]
+        return marginal_bytes(forward_and_backward, x.shape[0])
 
 
 def chunks_within_budget(batch_size: int, bytes_per_sample: float, budget_mb: float) -> int:

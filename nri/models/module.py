@@ -43,7 +43,9 @@ from nri.sparse_metrics import SparseEdgeMetrics
 
 def model_settings(model: dict[str, Any]) -> dict[str, Any]:
     """``model`` merged onto the schema's defaults, as plain values (ConfigError for a bad key or type)."""
-    return checked(ModelConfig, upgraded(model), "model")
+    settings = checked(ModelConfig, upgraded(model), "model")
+    check_decoder_chunks(settings["decoder_chunks"], settings["decoder_budget_mb"])
+    return settings
 
 
 class NRIModule(pl.LightningModule):
@@ -61,7 +63,6 @@ class NRIModule(pl.LightningModule):
         self.graph = self.edge_source.name
         self.skip_first = bool(self.cfg["skip_first"])
         self.symmetry = check_symmetry_mode(self.cfg["symmetry"])
-        check_decoder_chunks(self.cfg["decoder_chunks"], self.cfg["decoder_budget_mb"])
         if self.objective.needs_encoder and not self.edge_source.needs_encoder:
             raise ValueError(f"model.objective={self.objective.name} needs the learned graph, "
                              f"not model.graph={self.graph}")

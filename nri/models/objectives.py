@@ -14,7 +14,7 @@ from torch.nn import functional as F
 from nri import losses, metrics
 from nri.models.candidate_graph import true_edge_lists
 from nri.models.candidates import candidate_labels
-from nri.models.decoder_chunks import chunked_decoder_loss
+from nri.models.decoder_chunks import chunked_decoder_loss, prediction_losses
 from nri.models.graph import CandidateEdges
 from nri.models.symmetry import symmetry_penalty
 
@@ -59,16 +59,14 @@ class NLL(Objective):
         if chunks > 1 and graph_fn is None and candidates is None:
             def loss_of_chunk(rows, edges_rows):
                 preds = module.decode(x[rows], edges_rows, steps, burn_in)
-                target = x[rows, :, 1:]
-                return (losses.gaussian_nll(preds, target, module.variance),
-                        F.mse_loss(preds.detach(), target))
+                return prediction_losses(preds, x[rows, :, 1:], module.variance)
 
             nll, mse = chunked_decoder_loss(loss_of_chunk, edges, module.decoder_parameters(),
                                             x.shape[0], chunks)
-            return {"train/nll": nll, "train/mse": mse, "train/loss": nll}
-        preds = module.decode(x, edges, steps, burn_in, graph_fn, candidates=candidates)
-        nll = losses.gaussian_nll(preds, x[:, :, 1:], module.variance)
-        return {"train/nll": nll, "train/mse": F.mse_loss(preds, x[:, :, 1:]), "train/loss": nll}
+        else:
+            preds = module.decode(x, edges, steps, burn_in, graph_fn, candidates=candidates)
+            nll, mse = prediction_losses(preds, x[:, :, 1:], module.variance)
+        return {"train/nll": nll, "train/mse": mse, "train/loss": nll}
 
     def validation(self, module, batch, logits):
         x = batch["x"]

@@ -74,6 +74,17 @@ def test_bad_chunk_settings_are_refused(settings, message):
         NRIModule(TINY_DATASET, settings, {"name": "mlp", "hidden": 8}, {"name": "mlp", "hidden": 8})
 
 
+def test_a_bad_chunk_setting_stops_nri_train_before_any_work(tmp_path):
+    from hydra_utils import tiny_train_cfg
+
+    from nri.train import run
+
+    cfg = tiny_train_cfg(tmp_path / "no_data_needed", tmp_path / "run", "model.decoder_chunks=0")
+    with pytest.raises(ValueError, match="model.decoder_chunks must be auto or a positive integer, got 0"):
+        run(cfg)
+    assert not (tmp_path / "run").exists()
+
+
 def test_auto_measures_the_decoders_bytes_per_sample():
     from nri.models.decoder_chunks import chunks_within_budget, decoder_bytes_per_sample
 
